@@ -1,0 +1,218 @@
+"""The ``payer-rules`` command.
+
+Exit status: 0 every claim evaluated; 1 some claim could not be evaluated (it still has
+an error record in its place); 2 bad usage, a missing file or a bad policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from typing import Any, Iterable, TextIO
+
+from . import __version__
+from .engine import Engine, error_result
+from .models import Result
+from .plugin_manager import PluginError
+from .policy import PolicyError, load_schema
+from .readers import ReadError, read_claims
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def dump(result: Result) -> str:
+    """One result as one JSON line; the same input always gives the same bytes."""
+    return json.dumps(result.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    return Engine(args.policies or None)
+
+
+def render_text(result: Result, out: TextIO) -> None:
+    """A readable block per claim: lines with units and reasons, then edits with fixes."""
+    pol = result.policy or {}
+    head = f"claim {result.claim_id or '?'}  payer {result.payer or '?'}"
+    if pol:
+        head += f"  policy {pol.get('id')} {pol.get('version')}"
+    out.write(f"{head}  {result.status.upper()}\n")
+    if result.lines:
+        rows = [("line", "code", "min", "billed", "units", "by", "why")]
+        for ln in result.lines:
+            rows.append((str(ln.line), ln.code, _s(ln.minutes), _s(ln.billed_units), _s(ln.units), ln.source,
+                         ln.explanation))
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for r in rows:
+            out.write("  " + "  ".join(c.ljust(w) for c, w in zip(r[:6], widths)) + "  " + r[6] + "\n")
+    for e in result.edits:
+        code = "-".join(x for x in (e.group, e.carc) if x) + (f" {e.rarc}" if e.rarc else "")
+        out.write(f"  {e.severity.upper():7} {e.rule} [{code or 'no denial code'}] {e.message} ({e.source})\n")
+        if e.fix:
+            out.write(f"          fix: {json.dumps(e.fix, sort_keys=True)}\n")
+    out.write("\n")
+
+
+def _s(v: Any) -> str:
+    return "-" if v is None else str(v)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    out = sys.stdout
+    failed = total = 0
+    try:
+        records = read_claims(args.file)
+        for n, raw in records:
+            total += 1
+            if isinstance(raw, ReadError):
+                result = error_result(None, args.payer, raw.message, rule="input.unreadable")
+            else:
+                result = engine.evaluate(raw, args.payer)
+            result.index = n
+            if result.status == "error":
+                failed += 1
+            if args.format == "text":
+                render_text(result, out)
+            else:
+                out.write(dump(result) + "\n")
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc.__class__.__name__}") from None
+    if failed:
+        sys.stderr.write(f"payer-rules: {failed} of {total} claim(s) could not be evaluated (status error)\n")
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def parse_pairs(pairs: Iterable[str]) -> list[tuple[str, int]]:
+    out = []
+    for p in pairs:
+        code, sep, minutes = p.partition("=")
+        if not sep or not code or not minutes.strip().isdigit():
+            raise UsageError(f"'{p}': write each service as CODE=MINUTES, e.g. 97110=23")
+        out.append((code.strip().upper(), int(minutes)))
+    return out
+
+
+def cmd_units(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    services = parse_pairs(args.services)
+    claim = {
+        "claim_id": "units-calculator",
+        "payer": args.payer,
+        "lines": [
+            {"code": code, "minutes": m, "date_of_service": args.date, "modifiers": list(args.modifier)}
+            for code, m in services
+        ],
+    }
+    result = engine.evaluate(claim)
+    if result.status == "error":
+        sys.stderr.write(f"payer-rules: {result.error}\n")
+        return EXIT_USAGE
+    if args.format == "json":
+        payload = result.to_dict()
+        payload["steps"] = result.steps
+        sys.stdout.write(json.dumps(payload, separators=(",", ":")) + "\n")
+        return EXIT_OK
+    pol = result.policy or {}
+    w = sys.stdout.write
+    w(f"{args.payer} {pol.get('version')} on {args.date}\n")
+    for i, step in enumerate(result.steps, start=1):
+        w(f"  {i}. {step}\n")
+    total = 0
+    for ln in result.lines:
+        w(f"  {ln.code:6} {ln.minutes if ln.minutes is not None else '-':>4} min -> {_s(ln.units):>2} unit(s)  "
+          f"[{ln.source}] {ln.explanation}\n")
+        total += ln.units or 0
+    w(f"  total: {total} unit(s)\n")
+    for t in result.ties:
+        w(f"  tie: {t}\n")
+    return EXIT_OK
+
+
+def cmd_payers(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    payers = engine.payers()
+    if args.format == "json":
+        sys.stdout.write(json.dumps(payers, indent=2) + "\n")
+        return EXIT_OK
+    for p in payers:
+        sys.stdout.write(f"{p['payer']}: {p['name']}\n")
+        for v in p["versions"]:
+            sys.stdout.write(f"  {v['version']:10} {v['effective_from']} to {v['effective_to'] or 'open':10} "
+                             f"{v['unit_method']}  ({v['file']})\n")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(json.dumps(load_schema(args.name), indent=2) + "\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="payer-rules",
+        description="Check outpatient therapy claims against each payer's billing policy.",
+    )
+    parser.add_argument("--version", action="version", version=f"payer-rules {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_policies(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--policies", action="append", metavar="PATH",
+                       help="policy folder or file (repeatable); default: the bundled policies")
+
+    p = sub.add_parser("check", help="check claims; one JSON result per claim, in input order")
+    p.add_argument("file", help="claims: one JSON object, a JSON array or JSON lines; - for standard input")
+    p.add_argument("--payer", help="evaluate every claim under this payer (default: each claim's payer)")
+    p.add_argument("--format", choices=["json", "text"], default="json")
+    with_policies(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("units", help="the 8-minute calculator: units for CODE=MINUTES, step by step")
+    p.add_argument("services", nargs="+", metavar="CODE=MINUTES")
+    p.add_argument("--payer", required=True)
+    p.add_argument("--date", default=date.today().isoformat(), help="date of service (default today)")
+    p.add_argument("--modifier", action="append", default=[], help="modifier on every line, e.g. GP")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    with_policies(p)
+    p.set_defaults(func=cmd_units)
+
+    p = sub.add_parser("payers", help="list payers and policy versions")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    with_policies(p)
+    p.set_defaults(func=cmd_payers)
+
+    p = sub.add_parser("schema", help="print a JSON Schema shipped with the package")
+    p.add_argument("name", choices=["claim", "result", "policy"])
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            sys.stderr.write(f"payer-rules: {problem}\n")
+        return EXIT_USAGE
+    except (UsageError, PluginError) as exc:
+        sys.stderr.write(f"payer-rules: {exc}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        sys.stderr.write("payer-rules: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""The engine: policies plus plugins, applied to one claim at a time.
+
+An Engine is built once (policies read, validated and compiled; plugins loaded) and
+then shared: ``evaluate`` reads only immutable state, and ``reload`` swaps the whole
+policy set in one assignment, so threads may evaluate while another reloads. A claim
+in flight finishes on the policy set it started with.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .claims import ClaimError, parse_claim
+from .models import (
+    Allocation, Claim, Edit, LineResult, Result, SEVERITY_RANK, TimedLine, UnitDecision, status_for,
+)
+from .plugin_manager import PluginError, Plugins, load_plugins
+from .policy import PolicyError, PolicySet, PolicyVersion, bundled_dir, read_policies, suggest
+from .yaml_source import SourceError
+
+CORE = "payer_rules.core"
+DEBUG_ENV = "PAYER_RULES_DEBUG"
+UNTIMED_WHY = "untimed code: 1 unit per line whatever the time; its minutes never count toward timed units"
+UNKNOWN_WHY = "code is neither timed nor untimed in this policy: units not computed"
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """Hook callers restricted to the plugins that apply to one policy version."""
+
+    compute_units_payer: Any
+    compute_units_global: Any
+    check_claim: Any
+    adjust_result: Any
+
+
+def error_result(raw: Any, payer: str | None, message: str, rule: str = "input.invalid") -> Result:
+    """The record that stands in place of a claim that could not be evaluated."""
+    claim_id = None
+    if isinstance(raw, Claim):
+        claim_id = raw.claim_id
+    elif isinstance(raw, dict):
+        cid = raw.get("claim_id")
+        claim_id = str(cid) if isinstance(cid, (str, int)) and not isinstance(cid, bool) else None
+        if payer is None and isinstance(raw.get("payer"), str):
+            payer = raw["payer"]
+    edit = Edit(rule=rule, category="input", severity="error", lines=(), message=message, source=CORE)
+    return Result(claim_id=claim_id, payer=payer, policy=None, status="error", edits=[edit], error=message)
+
+
+class Engine:
+    """Checks claims against payer policies.
+
+    ``policies``: a folder or file of YAML policies, or a list of them; default the
+    policies bundled with the package. ``plugins``: extra ``(name, plugin)`` pairs
+    registered after the entry-point plugins (hosts and tests use this; a policy can
+    name them in ``plugins:`` like any installed plugin).
+    """
+
+    def __init__(
+        self,
+        policies: str | Path | Iterable[str | Path] | None = None,
+        *,
+        plugins: Iterable[tuple[str, Any]] | None = None,
+    ):
+        self.plugins: Plugins = load_plugins(list(plugins or []))
+        if policies is None:
+            sources = [bundled_dir()]
+        elif isinstance(policies, (str, Path)):
+            sources = [Path(policies)]
+        else:
+            sources = [Path(p) for p in policies]
+        self._sources = sources
+        self._reload_lock = threading.Lock()
+        self._policies = self._build(sources)
+
+    # -- policies -------------------------------------------------------------------
+    def _build(self, sources: list[Path]) -> PolicySet:
+        pm = self.plugins.pm
+        versions = read_policies(sources, self.plugins.unit_methods, self.plugins.names())
+        scoped = {name for v in versions for name in v.plugins}
+        problems: list[SourceError] = []
+        for v in versions:
+            foreign = [pm.get_plugin(n) for n in sorted(scoped) if n not in v.plugins]
+            own = set(v.plugins)
+            not_own = [p for n, p in pm.list_name_plugin() if n not in own]
+            v.hooks = _Hooks(
+                compute_units_payer=pm.subset_hook_caller("compute_units", not_own),
+                compute_units_global=pm.subset_hook_caller("compute_units", [pm.get_plugin(n) for n in sorted(scoped)]),
+                check_claim=pm.subset_hook_caller("check_claim", foreign),
+                adjust_result=pm.subset_hook_caller("adjust_result", foreign),
+            )
+            try:
+                pm.subset_hook_caller("prepare_policy", foreign)(policy=v, base_dir=Path(v.path).parent)
+            except PolicyError as exc:
+                problems.extend(exc.problems)
+            except (ValueError, OSError) as exc:
+                problems.append(SourceError(v.path, None, f"version '{v.version}': {exc}"))
+        if problems:
+            raise PolicyError(problems)
+        return PolicySet(versions)
+
+    def reload(self, policies: str | Path | Iterable[str | Path] | None = None) -> None:
+        """Read the policies again (or new ones) and swap them in atomically.
+
+        If anything fails to load, PolicyError is raised and the policies in force stay.
+        """
+        with self._reload_lock:
+            if policies is not None:
+                sources = [Path(policies)] if isinstance(policies, (str, Path)) else [Path(p) for p in policies]
+            else:
+                sources = self._sources
+            new = self._build(sources)
+            self._policies, self._sources = new, sources
+
+    @property
+    def policies(self) -> PolicySet:
+        return self._policies
+
+    def payers(self) -> list[dict[str, Any]]:
+        """Each payer with its versions and windows, for listings."""
+        out = []
+        ps = self._policies
+        for payer in ps.payers():
+            vs = ps.versions(payer)
+            out.append({
+                "payer": payer,
+                "name": vs[-1].name,
+                "versions": [
+                    {"version": v.version, "effective_from": v.effective_from, "effective_to": v.effective_to,
+                     "unit_method": v.unit_method, "file": v.path}
+                    for v in vs
+                ],
+            })
+        return out
+
+    # -- claims ---------------------------------------------------------------------
+    def evaluate(self, claim: Claim | dict[str, Any], payer: str | None = None) -> Result:
+        """Evaluate one claim (a Claim or its JSON dict). Never raises for bad input:
+        a claim that cannot be evaluated gets a Result with status ``error``."""
+        policies = self._policies  # one read: a concurrent reload does not affect this claim
+        try:
+            c = claim if isinstance(claim, Claim) else parse_claim(claim)
+        except ClaimError as exc:
+            return error_result(claim, payer, str(exc))
+        payer_id = payer or c.payer
+        if not payer_id:
+            return error_result(c, None, "payer: missing; give it in the claim or choose one (--payer)")
+        versions = policies.versions(payer_id)
+        if not versions:
+            known = policies.payers()
+            return error_result(
+                c, payer_id,
+                f"payer: unknown payer{suggest(payer_id, known)}; known payers: {', '.join(known) or 'none'}",
+                rule="input.unknown_payer")
+        chosen: dict[str, PolicyVersion] = {}
+        by_version: dict[str, list] = {}
+        uncovered = []
+        for ln in c.lines:
+            v = policies.select(payer_id, ln.date_of_service)
+            if v is None:
+                uncovered.append(ln.line)
+                continue
+            chosen[v.version] = v
+            by_version.setdefault(v.version, []).append(ln)
+        if uncovered:
+            windows = "; ".join(f"{v.version}: {v.window()}" for v in versions)
+            return error_result(
+                c, payer_id,
+                f"line(s) {', '.join(map(str, uncovered))}: no {payer_id} policy version covers the date of "
+                f"service (versions: {windows})", rule="input.no_policy_version")
+        try:
+            if len(chosen) == 1:
+                (v,) = chosen.values()
+                return self._run(c, payer_id, v)
+            parts = [
+                self._run(Claim(c.claim_id, c.payer, tuple(by_version[vid]), c.patient, c.provider, c.diagnoses, c.extra),
+                          payer_id, chosen[vid])
+                for vid in sorted(chosen, key=lambda k: chosen[k].effective_from)
+            ]
+            return _merge(parts)
+        except Exception as exc:  # a plugin or engine bug must not kill a batch, nor leak claim data
+            if os.environ.get(DEBUG_ENV):
+                raise
+            return error_result(
+                c, payer_id,
+                f"internal error while evaluating ({exc.__class__.__name__}); "
+                f"set {DEBUG_ENV}=1 to see the traceback", rule="internal.error")
+
+    def evaluate_many(self, claims: Iterable[Claim | dict[str, Any]], payer: str | None = None) -> Iterator[Result]:
+        """Evaluate claims lazily, one result per claim, in input order."""
+        for i, claim in enumerate(claims, start=1):
+            r = self.evaluate(claim, payer)
+            r.index = i
+            yield r
+
+    def _run(self, claim: Claim, payer: str, v: PolicyVersion) -> Result:
+        hooks: _Hooks = v.hooks
+        decisions: dict[int, UnitDecision] = {}
+        sources: dict[int, str] = {}
+        timed: list[TimedLine] = []
+        for ln in claim.lines:
+            unit_len = v.timed.get(ln.code)
+            if unit_len is not None:
+                timed.append(TimedLine(ln, ln.timed_minutes, unit_len))
+            elif ln.code in v.untimed:
+                decisions[ln.line] = UnitDecision(1, UNTIMED_WHY)
+                sources[ln.line] = CORE
+            else:
+                decisions[ln.line] = UnitDecision(None, UNKNOWN_WHY)
+                sources[ln.line] = CORE
+        steps: list[str] = []
+        ties: list[str] = []
+        method = v.unit_method
+        source = CORE
+        if timed:
+            alloc = hooks.compute_units_payer(claim=claim, policy=v, lines=timed)
+            if alloc is None:
+                alloc = hooks.compute_units_global(claim=claim, policy=v, lines=timed)
+            if alloc is None:
+                alloc = self.plugins.unit_methods[v.unit_method].compute(timed, v.unit_params)
+            if not isinstance(alloc, Allocation) or not alloc.source:
+                raise PluginError("a compute_units hook returned something other than an Allocation with a source")
+            method, source, steps, ties = alloc.method, alloc.source, alloc.steps, alloc.ties
+            for tl in timed:
+                n = tl.line.line
+                decisions[n] = alloc.decisions.get(n) or UnitDecision(None, f"{alloc.source} gave no units for this line")
+                sources[n] = alloc.source
+        allocation = Allocation(source=source, method=method, decisions=decisions, steps=steps, ties=ties)
+        edits: list[Edit] = []
+        for contributed in hooks.check_claim(claim=claim, policy=v, allocation=allocation):
+            if contributed:
+                edits.extend(contributed)
+        edits = finish_edits(edits, v)
+        lines = [
+            LineResult(
+                line=ln.line, code=ln.code, minutes=ln.timed_minutes, billed_units=ln.units,
+                units=decisions[ln.line].units, explanation=decisions[ln.line].explanation,
+                source=sources[ln.line], policy_version=v.version,
+            )
+            for ln in claim.lines
+        ]
+        result = Result(
+            claim_id=claim.claim_id, payer=payer, policy=v.ref, status="pass",
+            lines=lines, edits=edits, ties=list(ties), steps=list(steps),
+        )
+        hooks.adjust_result(result=result, claim=claim, policy=v)
+        result.edits.sort(key=_edit_key)
+        result.status = status_for(result.edits)
+        return result
+
+
+def _edit_key(e: Edit) -> tuple:
+    return (min(e.lines) if e.lines else 0, SEVERITY_RANK.get(e.severity, 9), e.rule, e.lines, e.message)
+
+
+def finish_edits(edits: list[Edit], v: PolicyVersion) -> list[Edit]:
+    """Apply the policy's severity overrides and denial codes; drop edits set to off."""
+    out = []
+    for e in edits:
+        if not isinstance(e, Edit):
+            raise PluginError("a check_claim hook returned something other than a list of Edit")
+        sev = v.severity_for(e.rule, e.category, e.severity)
+        if sev == "off":
+            continue
+        e.severity = sev
+        if e.carc is None:
+            d = v.denial(e.rule, e.category)
+            if d:
+                e.group, e.carc, e.rarc = d["group"], d["carc"], d["rarc"]
+        out.append(e)
+    out.sort(key=_edit_key)
+    return out
+
+
+def _merge(parts: list[Result]) -> Result:
+    """One result from the parts of a claim whose lines fall under different versions."""
+    first = parts[0]
+    lines = sorted((ln for p in parts for ln in p.lines), key=lambda ln: ln.line)
+    edits = sorted((e for p in parts for e in p.edits), key=_edit_key)
+    policy = dict(first.policy or {})
+    policy["versions"] = [p.policy["version"] for p in parts if p.policy]
+    return Result(
+        claim_id=first.claim_id, payer=first.payer, policy=policy, status=status_for(edits),
+        lines=lines, edits=edits, ties=[t for p in parts for t in p.ties],
+        steps=[s for p in parts for s in p.steps],
+    )

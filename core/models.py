@@ -1,0 +1,188 @@
+"""The claim and result models.
+
+Claims are immutable once parsed so that one Claim can be handed to any number of
+plugins (and threads) without copying. Results are built by the engine and may be
+adjusted by plugins through the ``adjust_result`` hook before they are returned.
+
+Field names here are the public contract: they are what ``to_dict`` emits and what
+``schemas/result.schema.json`` describes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CATEGORIES = ("units", "bundling", "mue", "modifier", "documentation", "coverage", "input")
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One service line of a claim, as submitted."""
+
+    line: int
+    code: str
+    modifiers: tuple[str, ...]
+    date_of_service: str
+    minutes: int | None = None
+    units: int | None = None
+    diagnosis_pointers: tuple[int, ...] = ()
+    body_region: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    #: Minutes derived from start_time/end_time; used only when ``minutes`` is absent.
+    minutes_from_times: int | None = None
+    #: Fields this version does not model, kept so plugins can read them.
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def timed_minutes(self) -> int | None:
+        """Minutes that count toward timed units: reported minutes, else the time span."""
+        return self.minutes if self.minutes is not None else self.minutes_from_times
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A professional claim for therapy services."""
+
+    claim_id: str
+    payer: str | None
+    lines: tuple[Line, ...]
+    patient: dict[str, Any] | None = None
+    provider: dict[str, Any] | None = None
+    diagnoses: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TimedLine:
+    """A timed line as a unit method sees it: minutes resolved, unit length from the policy."""
+
+    line: Line
+    minutes: int | None
+    unit_minutes: int
+
+
+@dataclass(slots=True)
+class UnitDecision:
+    """Units computed for one line, with the reason in words."""
+
+    units: int | None
+    explanation: str
+
+
+@dataclass(slots=True)
+class Allocation:
+    """What a unit method returns for a claim's timed lines.
+
+    ``source`` names the plugin that decided, so every unit in a result can be traced.
+    ``steps`` is the allocation in the order it was done, for ``units`` and ``explain``.
+    ``ties`` describes each tie that was broken by the deterministic rule.
+    """
+
+    source: str
+    method: str
+    decisions: dict[int, UnitDecision]
+    steps: list[str] = field(default_factory=list)
+    ties: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Edit:
+    """One problem found on a claim: what, where, why, who says so, and how to fix it."""
+
+    rule: str
+    category: str
+    severity: str
+    lines: tuple[int, ...]
+    message: str
+    source: str
+    group: str | None = None
+    carc: str | None = None
+    rarc: str | None = None
+    fix: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity,
+            "lines": list(self.lines),
+            "message": self.message,
+            "group": self.group,
+            "carc": self.carc,
+            "rarc": self.rarc,
+            "source": self.source,
+            "fix": self.fix,
+        }
+
+
+@dataclass(slots=True)
+class LineResult:
+    line: int
+    code: str
+    minutes: int | None
+    billed_units: int | None
+    units: int | None
+    explanation: str
+    source: str
+    policy_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "code": self.code,
+            "minutes": self.minutes,
+            "billed_units": self.billed_units,
+            "units": self.units,
+            "explanation": self.explanation,
+            "source": self.source,
+            "policy_version": self.policy_version,
+        }
+
+
+@dataclass(slots=True)
+class Result:
+    """The outcome for one claim. ``status`` is error when the claim could not be evaluated."""
+
+    claim_id: str | None
+    payer: str | None
+    policy: dict[str, Any] | None
+    status: str
+    lines: list[LineResult] = field(default_factory=list)
+    edits: list[Edit] = field(default_factory=list)
+    ties: list[str] = field(default_factory=list)
+    error: str | None = None
+    #: Position of the claim in its input (1-based), set by batch readers.
+    index: int | None = None
+    #: Step-by-step unit allocation; emitted only by explain.
+    steps: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "claim_id": self.claim_id,
+            "payer": self.payer,
+            "policy": self.policy,
+            "status": self.status,
+            "lines": [ln.to_dict() for ln in self.lines],
+            "edits": [e.to_dict() for e in self.edits],
+            "ties": list(self.ties),
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        if self.index is not None:
+            out["index"] = self.index
+        return out
+
+
+def status_for(edits: list[Edit]) -> str:
+    """pass: no edits above info; warn: warnings only; fail: at least one error edit."""
+    worst = "info"
+    for e in edits:
+        if e.severity == "error":
+            return "fail"
+        if e.severity == "warning":
+            worst = "warning"
+    return "warn" if worst == "warning" else "pass"

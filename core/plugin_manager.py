@@ -1,0 +1,112 @@
+"""Loading plugins and tracing hook calls.
+
+Plugins come from the entry-point group ``payer_rules`` (built-ins included) and from
+objects a host passes to :class:`~payer_rules.Engine`. Set ``PAYER_RULES_TRACE=1`` to see
+every hook call on standard error: the hook, the plugins it reaches and how long it
+took. The trace names hooks and plugins only, never argument values, because those
+hold claim (patient) data.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+import pluggy
+
+from . import hookspecs
+
+GROUP = "payer_rules"
+TRACE_ENV = "PAYER_RULES_TRACE"
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or broke the hook contract."""
+
+
+@dataclass(frozen=True)
+class UnitMethod:
+    name: str
+    compute: Callable[..., Any]
+    params_schema: dict | None
+    plugin: str
+
+
+@dataclass
+class Plugins:
+    """The plugin manager plus what the ``register_*`` hooks registered."""
+
+    pm: pluggy.PluginManager
+    unit_methods: dict[str, UnitMethod] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return sorted(name for name, _ in self.pm.list_name_plugin() if name)
+
+    def plugin(self, name: str) -> Any:
+        return self.pm.get_plugin(name)
+
+
+def _trace_writer(write: Callable[[str], Any]) -> tuple[Callable, Callable]:
+    starts: list[float] = []
+
+    def before(hook_name: str, impls: list, kwargs: dict) -> None:
+        names = ", ".join(impl.plugin_name for impl in reversed(impls)) or "(no plugin)"
+        write(f"payer_rules trace: {hook_name} -> {names}\n")
+        starts.append(time.perf_counter())
+
+    def after(outcome: Any, hook_name: str, impls: list, kwargs: dict) -> None:
+        took = (time.perf_counter() - starts.pop()) * 1e6 if starts else 0.0
+        failed = " (raised)" if outcome.exception is not None else ""
+        write(f"payer_rules trace: {hook_name} done in {took:.0f} us{failed}\n")
+
+    return before, after
+
+
+def load_plugins(extra: list[tuple[str, Any]] | None = None, entry_point_group: str = GROUP) -> Plugins:
+    """Build the plugin manager: hookspecs, entry points (sorted by name), then ``extra``."""
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    for ep in sorted(entry_points(group=entry_point_group), key=lambda e: e.name):
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # a broken third-party plugin must not look like our crash
+            raise PluginError(
+                f"plugin '{ep.name}' ({ep.value}) from entry-point group '{entry_point_group}' "
+                f"failed to load: {exc.__class__.__name__}: {exc}"
+            ) from None
+        _register(pm, plugin, ep.name)
+    for name, plugin in extra or []:
+        _register(pm, plugin, name)
+    if os.environ.get(TRACE_ENV, "").strip() not in ("", "0"):
+        before, after = _trace_writer(sys.stderr.write)
+        pm.add_hookcall_monitoring(before, after)
+    plugins = Plugins(pm)
+
+    def register(name: str, compute: Callable, params_schema: dict | None = None, *, _plugin: str = "") -> None:
+        if name in plugins.unit_methods:
+            raise PluginError(
+                f"unit method '{name}' is registered twice "
+                f"(by {plugins.unit_methods[name].plugin} and {_plugin or 'another plugin'})"
+            )
+        plugins.unit_methods[name] = UnitMethod(name, compute, params_schema, _plugin)
+
+    # Call each plugin's register_unit_methods on its own so we know who registered what.
+    for impl in pm.hook.register_unit_methods.get_hookimpls():
+        plugin_name = impl.plugin_name
+        impl.function(register=lambda n, c, s=None, _p=plugin_name: register(n, c, s, _plugin=_p))
+    return plugins
+
+
+def _register(pm: pluggy.PluginManager, plugin: Any, name: str) -> None:
+    if pm.get_plugin(name) is not None:
+        raise PluginError(f"two plugins are named '{name}'")
+    try:
+        pm.register(plugin, name=name)
+    except (ValueError, pluggy.PluginValidationError) as exc:
+        raise PluginError(f"plugin '{name}' cannot be registered: {exc}") from None

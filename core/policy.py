@@ -1,0 +1,346 @@
+"""Payer policies: read YAML safely, validate against the shipped schema, compile once.
+
+A policy file holds one payer. Its top-level settings are the base; each entry of
+``versions`` names an effective window and may override settings for that window.
+Everything a claim needs at evaluation time (code sets, unit method, denial codes,
+plugin data) is computed here, when the policy loads, so the per-claim path only
+looks things up.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+
+from .yaml_source import LineMap, SourceError, code_text, load_yaml, plain
+
+POLICY_SUFFIXES = (".yaml", ".yml")
+TEST_SUFFIXES = (".test.yaml", ".test.yml", ".tests.yaml", ".tests.yml")
+
+
+class PolicyError(Exception):
+    """One or more problems in policy files; ``problems`` are SourceErrors."""
+
+    def __init__(self, problems: list[SourceError]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict:
+    """A JSON Schema shipped in the package (``policy``, ``claim`` or ``result``)."""
+    text = resources.files("payer_rules").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = load_schema(name)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def suggest(word: Any, choices: Iterable[str]) -> str:
+    """' (did you mean X?)' for the nearest choice, or ''."""
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def dotted(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _subschema_properties(schema: dict, root: dict) -> list[str]:
+    while "$ref" in schema:
+        target: Any = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        schema = target
+    return list(schema.get("properties", {}))
+
+
+def schema_problems(
+    data: Any, lines: LineMap, path: str, schema_name: str = "policy", base: tuple = ()
+) -> list[SourceError]:
+    """Every schema violation in ``data`` as a SourceError with line and a suggestion."""
+    validator = _validator(schema_name)
+    root = load_schema(schema_name)
+    problems = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        where = base + tuple(err.absolute_path)
+        name = dotted(where)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = _subschema_properties(err.schema, root)
+            extra = [k for k in err.instance if k not in allowed]
+            for key in extra:
+                line, col = lines.find(where + (key,), key=True)
+                problems.append(SourceError(path, line, f"unknown key '{key}' in {name}{suggest(key, allowed)}", col))
+            if extra:
+                continue
+        line, col = lines.find(where)
+        if err.validator == "enum":
+            msg = f"{name}: '{err.instance}' is not one of {', '.join(map(str, err.validator_value))}"
+            msg += suggest(err.instance, map(str, err.validator_value))
+        elif err.validator == "required":
+            missing = err.message.split("'")[1] if "'" in err.message else err.message
+            msg = f"{name}: missing required key '{missing}'"
+        elif err.validator == "pattern":
+            msg = f"{name}: '{err.instance}' does not have the expected form ({err.validator_value})"
+        elif err.validator == "type":
+            msg = f"{name}: expected {err.validator_value}, found {type(err.instance).__name__}"
+        elif err.validator == "const":
+            msg = f"{name}: must be {err.validator_value!r}"
+        else:
+            msg = f"{name}: {err.message}"
+        problems.append(SourceError(path, line, msg, col))
+    return problems
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Mappings merge key by key (recursively); any other value replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class PolicyVersion:
+    """One payer policy in force for one effective window, compiled for lookups."""
+
+    payer: str
+    name: str
+    version: str
+    effective_from: str
+    effective_to: str | None
+    path: str
+    settings: dict[str, Any]
+    unit_method: str
+    unit_params: dict[str, Any]
+    timed: dict[str, int]
+    untimed: frozenset[str]
+    unknown_codes: str
+    plugins: tuple[str, ...]
+    denials: dict[str, dict[str, Any]]
+    severity: dict[str, str]
+    lines: LineMap | None = field(default=None, repr=False)
+    #: Per-plugin data computed once at load (indexes, tables), keyed by plugin name.
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Hook callers restricted to the plugins that apply to this payer (set by the engine).
+    hooks: Any = field(default=None, repr=False)
+    payer_hooks: Any = field(default=None, repr=False)
+
+    @property
+    def ref(self) -> dict[str, str]:
+        return {"id": self.payer, "version": self.version}
+
+    def covers(self, date: str) -> bool:
+        return self.effective_from <= date and (self.effective_to is None or date <= self.effective_to)
+
+    def window(self) -> str:
+        return f"{self.effective_from} to {self.effective_to or 'open'}"
+
+    def denial(self, rule: str, category: str) -> dict[str, Any] | None:
+        return self.denials.get(rule) or self.denials.get(category)
+
+    def severity_for(self, rule: str, category: str, default: str) -> str:
+        return self.severity.get(rule) or self.severity.get(category) or default
+
+
+class PolicySet:
+    """Every loaded policy version, by payer, ready for date lookups. Immutable once built."""
+
+    def __init__(self, versions: list[PolicyVersion]):
+        by_payer: dict[str, list[PolicyVersion]] = {}
+        for v in versions:
+            by_payer.setdefault(v.payer, []).append(v)
+        for vs in by_payer.values():
+            vs.sort(key=lambda v: v.effective_from)
+        self.by_payer = by_payer
+        self._starts = {p: [v.effective_from for v in vs] for p, vs in by_payer.items()}
+
+    def payers(self) -> list[str]:
+        return sorted(self.by_payer)
+
+    def versions(self, payer: str) -> list[PolicyVersion]:
+        return self.by_payer.get(payer, [])
+
+    def select(self, payer: str, date: str) -> PolicyVersion | None:
+        """The version of ``payer`` whose window covers ``date`` (windows never overlap)."""
+        starts = self._starts.get(payer)
+        if not starts:
+            return None
+        i = bisect.bisect_right(starts, date) - 1
+        if i < 0:
+            return None
+        v = self.by_payer[payer][i]
+        return v if v.covers(date) else None
+
+    def all(self) -> list[PolicyVersion]:
+        return [v for p in self.payers() for v in self.by_payer[p]]
+
+
+def is_policy_file(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(POLICY_SUFFIXES) and not name.endswith(TEST_SUFFIXES)
+
+
+def policy_files(where: str | Path) -> list[Path]:
+    p = Path(where)
+    if p.is_dir():
+        return sorted(f for f in p.iterdir() if f.is_file() and is_policy_file(f))
+    return [p]
+
+
+def bundled_dir() -> Path:
+    """The folder of policies shipped inside the installed package."""
+    return Path(str(resources.files("payer_rules.payer_configs")))
+
+
+def _place(lines: LineMap, where: tuple, ver: dict, key_path: tuple) -> tuple:
+    """Line of a setting: in the version's overrides when it sets it, else at the top level."""
+    if key_path[0] in ver.get("overrides", {}):
+        return lines.find(where + ("overrides",) + key_path)
+    return lines.find(key_path)
+
+
+def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]) -> list[PolicyVersion]:
+    """Read, validate and compile one policy file into its versions; raise PolicyError."""
+    name = str(path)
+    try:
+        raw, lines = load_yaml(path)
+    except SourceError as exc:
+        raise PolicyError([exc]) from None
+    if not isinstance(raw, dict):
+        raise PolicyError([SourceError(name, 1, "a policy file must be a mapping of settings")])
+    problems = schema_problems(raw, lines, name)
+    if problems:
+        raise PolicyError(problems)
+    base = {k: v for k, v in raw.items() if k != "versions"}
+    out: list[PolicyVersion] = []
+    seen_versions: dict[str, int] = {}
+    plugin_names = set(plugin_names)
+    for i, ver in enumerate(raw["versions"]):
+        where = ("versions", i)
+        settings = merge(base, ver.get("overrides", {}))
+        vid = ver["version"]
+        if vid in seen_versions:
+            line, col = lines.find(where + ("version",))
+            problems.append(SourceError(name, line, f"version '{vid}' is defined twice", col))
+        seen_versions[vid] = i
+        frm, to = ver["effective_from"], ver.get("effective_to")
+        if to is not None and to < frm:
+            line, col = lines.find(where + ("effective_to",))
+            problems.append(SourceError(name, line, f"version '{vid}': effective_to is before effective_from", col))
+        method = settings["unit_method"]
+        if method not in unit_methods:
+            line, col = _place(lines, where, ver, ("unit_method",))
+            problems.append(SourceError(
+                name, line,
+                f"unit_method: '{method}' is not a registered unit method "
+                f"(known: {', '.join(sorted(unit_methods))}){suggest(method, unit_methods)}", col))
+            continue
+        params = plain(settings.get("unit_params", {}))
+        schema = unit_methods[method].params_schema
+        if schema:
+            for err in jsonschema.validators.validator_for(schema)(schema).iter_errors(params):
+                key_path = ("unit_params",) + tuple(err.absolute_path)
+                line, col = _place(lines, where, ver, key_path)
+                if err.validator == "additionalProperties":
+                    allowed = list(schema.get("properties", {}))
+                    extra = [k for k in err.instance if k not in allowed]
+                    msg = "; ".join(f"unknown unit_params key '{k}' for {method}{suggest(k, allowed)}" for k in extra)
+                elif err.validator == "enum":
+                    msg = (f"{dotted(key_path)}: '{err.instance}' is not one of "
+                           f"{', '.join(map(str, err.validator_value))}{suggest(err.instance, map(str, err.validator_value))}")
+                else:
+                    msg = f"{dotted(key_path)}: {err.message}"
+                problems.append(SourceError(name, line, msg, col))
+        codes = settings.get("codes", {})
+        timed = {code_text(k): int(v) for k, v in codes.get("timed", {}).items()}
+        untimed = frozenset(code_text(c) for c in codes.get("untimed", []))
+        both = sorted(set(timed) & untimed)
+        if both:
+            line, col = _place(lines, where, ver, ("codes", "untimed"))
+            problems.append(SourceError(name, line, f"codes listed both timed and untimed: {', '.join(both)}", col))
+        for pname in settings.get("plugins", []):
+            if pname not in plugin_names:
+                line, col = _place(lines, where, ver, ("plugins",))
+                problems.append(SourceError(
+                    name, line, f"plugin '{pname}' is not installed{suggest(pname, plugin_names)}", col))
+        out.append(PolicyVersion(
+            payer=raw["payer"],
+            name=settings["name"],
+            version=vid,
+            effective_from=frm,
+            effective_to=to,
+            path=name,
+            settings=plain(settings),
+            unit_method=method,
+            unit_params=params,
+            timed=timed,
+            untimed=untimed,
+            unknown_codes=settings.get("unknown_codes", "warning"),
+            plugins=tuple(settings.get("plugins", [])),
+            denials={k: {"group": d.get("group"), "carc": None if d.get("carc") is None else str(d.get("carc")),
+                         "rarc": d.get("rarc")} for k, d in settings.get("denials", {}).items()},
+            severity=dict(settings.get("severity", {})),
+            lines=lines,
+        ))
+    ordered = sorted(out, key=lambda v: v.effective_from)
+    for a, b in zip(ordered, ordered[1:]):
+        if a.effective_to is None or a.effective_to >= b.effective_from:
+            i = seen_versions[b.version]
+            line, col = lines.find(("versions", i, "effective_from"))
+            problems.append(SourceError(
+                name, line,
+                f"version '{b.version}' ({b.window()}) overlaps version '{a.version}' ({a.window()}); "
+                "windows must not overlap", col))
+    if problems:
+        raise PolicyError(problems)
+    return out
+
+
+def read_policies(sources: list[str | Path], unit_methods: dict, plugin_names: Iterable[str]) -> list[PolicyVersion]:
+    """Read every policy file under ``sources``; all problems of all files in one PolicyError."""
+    problems: list[SourceError] = []
+    versions: list[PolicyVersion] = []
+    owner: dict[str, str] = {}
+    plugin_names = list(plugin_names)
+    for src in sources:
+        files = policy_files(src)
+        if not files:
+            problems.append(SourceError(str(src), None, "no policy files (*.yaml) found"))
+        for f in files:
+            if not f.exists():
+                problems.append(SourceError(str(f), None, "no such file or folder"))
+                continue
+            try:
+                got = read_policy_file(f, unit_methods, plugin_names)
+            except PolicyError as exc:
+                problems.extend(exc.problems)
+                continue
+            payer = got[0].payer if got else None
+            if payer in owner and owner[payer] != str(f):
+                problems.append(SourceError(str(f), 1, f"payer '{payer}' is already defined in {owner[payer]}"))
+                continue
+            if payer:
+                owner[payer] = str(f)
+            versions.extend(got)
+    if problems:
+        raise PolicyError(problems)
+    return versions

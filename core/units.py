@@ -1,0 +1,231 @@
+"""Unit arithmetic shared by every unit method.
+
+Both the CMS total-time method and the per-code midpoint method reduce to one idea:
+each service offers *candidate units*: every full unit of its length weighs the full
+length, and the leftover minutes offer one more unit weighing what is left (under the
+CMS method any leftover may compete; under the per-code method only a leftover past the
+midpoint). A method decides how many units a day earns; :func:`allocate` hands them
+to the heaviest candidates. Keeping that in one place means a daily cap, a tie and an
+explanation mean the same thing under every method.
+
+Ties are broken by a fixed rule so the same claim always gives the same answer:
+more remaining minutes first, then more total minutes for the service, then the
+lower code (text order), then the earlier line. Whenever that rule, rather than the
+minutes, decides who gets a unit, the tie is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .models import Allocation, TimedLine, UnitDecision
+
+TIE_RULE = (
+    "more remaining minutes first, then more total minutes, then the lower code, "
+    "then the earlier line"
+)
+
+#: JSON Schema for the parameters every built-in unit method shares.
+COMMON_PARAMS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "discipline_grouping": {
+            "enum": ["combined", "by_discipline"],
+            "description": "combined: all timed lines of a date share one total; by_discipline: "
+            "lines are totalled per discipline modifier (GP, GO, GN) separately.",
+        },
+        "discipline_modifiers": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "Modifier -> discipline name used by by_discipline (default GP=PT, GO=OT, GN=SLP).",
+        },
+        "max_units_per_day": {
+            "type": ["integer", "null"], "minimum": 0,
+            "description": "Cap on timed units per date (per discipline under by_discipline); null: no cap.",
+        },
+    },
+}
+DEFAULT_DISCIPLINES = {"GP": "PT", "GO": "OT", "GN": "SLP"}
+
+
+def midpoint(unit_minutes: int) -> int:
+    """Minutes needed to attain the first unit: just past half the unit length.
+
+    15-minute codes: 8; 30-minute codes: 16 (AMA: "a unit of time is attained when the
+    midpoint is passed").
+    """
+    return unit_minutes // 2 + 1
+
+
+def units_for_minutes(minutes: int, unit_minutes: int = 15) -> int:
+    """Units earned by ``minutes`` under the midpoint rule (the CMS chart for 15 minutes).
+
+    8-22 = 1, 23-37 = 2, 38-52 = 3 ...: floor((m + 7) / 15) for m >= 8, 0 below.
+    """
+    mid = midpoint(unit_minutes)
+    if minutes < mid:
+        return 0
+    return (minutes - mid) // unit_minutes + 1
+
+
+def chart_range(units: int, unit_minutes: int = 15) -> str:
+    """The minutes that earn exactly ``units`` (``"38-52"`` for 3 units of 15)."""
+    if units <= 0:
+        return f"0-{midpoint(unit_minutes) - 1}"
+    low = midpoint(unit_minutes) + (units - 1) * unit_minutes
+    return f"{low}-{low + unit_minutes - 1}"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One service competing for units: a code (or a line of it) and its minutes."""
+
+    label: str  # a code, or "line N"
+    minutes: int
+    unit_minutes: int
+    partial_from: int  # the smallest leftover that may earn a unit
+    code: str
+    order: int  # earliest line number: the last tie-break
+
+
+def _rank(weight: int, s: Service) -> tuple:
+    # full units before any leftover, as the manual orders them; then heavier first
+    return (weight < s.unit_minutes, -weight, -s.minutes, s.code, s.order)
+
+
+def allocate(services: list[Service], total_units: int) -> tuple[list[int], list[str]]:
+    """Give ``total_units`` to the heaviest candidate units of ``services``.
+
+    Returns the units of each service (in input order) and a description of each tie
+    the fixed rule broke.
+    """
+    pool: list[tuple[tuple, int, int]] = []  # (rank, weight, service index)
+    for i, s in enumerate(services):
+        full, rest = divmod(s.minutes, s.unit_minutes)
+        for _ in range(full):
+            pool.append((_rank(s.unit_minutes, s), s.unit_minutes, i))
+        if rest and rest >= s.partial_from:
+            pool.append((_rank(rest, s), rest, i))
+    pool.sort()
+    units = [0] * len(services)
+    for _, _, i in pool[:total_units]:
+        units[i] += 1
+    ties: list[str] = []
+    if 0 < total_units < len(pool) and pool[total_units - 1][0][:2] == pool[total_units][0][:2]:
+        weight = pool[total_units][1]
+        won = sorted({services[i].label for _, w, i in pool[:total_units] if w == weight})
+        lost = sorted({services[i].label for _, w, i in pool[total_units:] if w == weight} - set(won))
+        if lost:
+            ties.append(
+                f"{', '.join(won + lost)} tie with {weight} minute(s) toward the last unit; "
+                f"it goes to {', '.join(won)} by the fixed rule ({TIE_RULE})"
+            )
+    return units, ties
+
+
+def group_label(line: TimedLine, params: dict) -> str:
+    """The discipline group of a line under ``discipline_grouping``."""
+    if params.get("discipline_grouping", "combined") != "by_discipline":
+        return ""
+    disciplines = params.get("discipline_modifiers") or DEFAULT_DISCIPLINES
+    for m in line.line.modifiers:
+        if m in disciplines:
+            return disciplines[m]
+    return "no discipline modifier"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def allocate_days(
+    lines: list[TimedLine],
+    params: dict,
+    *,
+    method: str,
+    source: str,
+    day_units: Callable[[list[Service]], tuple[int, str]],
+    partial_from: Callable[[int], int],
+    needs_whole_day: bool,
+) -> Allocation:
+    """Allocate units per date of service and discipline group.
+
+    ``day_units(services)`` returns the units the group earns and a sentence saying why;
+    ``partial_from(unit_minutes)`` is the smallest leftover that may earn a unit.
+    ``needs_whole_day``: one line without minutes makes the whole group unverifiable
+    (true for methods whose units depend on the day's total).
+    """
+    decisions: dict[int, UnitDecision] = {}
+    steps: list[str] = []
+    ties: list[str] = []
+    groups: dict[tuple[str, str], list[TimedLine]] = {}
+    for tl in lines:
+        groups.setdefault((tl.line.date_of_service, group_label(tl, params)), []).append(tl)
+    cap = params.get("max_units_per_day")
+    for (dos, label), members in sorted(groups.items()):
+        head = f"{dos}{' ' + label if label else ''}"
+        missing = [tl.line.line for tl in members if tl.minutes is None]
+        if missing:
+            for tl in members:
+                if tl.minutes is None:
+                    why = "no minutes and no start/end time: units cannot be verified"
+                elif needs_whole_day:
+                    why = (f"units cannot be verified: line(s) {', '.join(map(str, missing))} of the same "
+                           f"day{' and discipline' if label else ''} have no minutes, and {method} needs the day's total")
+                else:
+                    continue
+                decisions[tl.line.line] = UnitDecision(None, why)
+            steps.append(f"{head}: line(s) {', '.join(map(str, missing))} have no minutes; "
+                         + ("the group cannot be verified" if needs_whole_day else "those lines cannot be verified"))
+            members = [tl for tl in members if tl.minutes is not None]
+            if needs_whole_day or not members:
+                continue
+        # one service per code: minutes of the same code on the same day add up
+        by_code: dict[str, list[TimedLine]] = {}
+        for tl in members:
+            by_code.setdefault(tl.line.code, []).append(tl)
+        services = [
+            Service(code, sum(t.minutes for t in tls), tls[0].unit_minutes,
+                    partial_from(tls[0].unit_minutes), code, min(t.line.line for t in tls))
+            for code, tls in by_code.items()
+        ]
+        total, why_total = day_units(services)
+        sum_line = " + ".join(f"{s.code} {s.minutes} min" for s in services)
+        steps.append(f"{head}: {sum_line} = {sum(s.minutes for s in services)} timed minutes; {why_total}")
+        if cap is not None and total > cap:
+            steps.append(f"{head}: capped at {cap} units per day by the policy (was {total})")
+            total = cap
+        units, group_ties = allocate(services, total)
+        ties.extend(f"{head}: {t}" for t in group_ties)
+        full_parts, extra_parts = [], []
+        for s, u in zip(services, units):
+            full = min(u, s.minutes // s.unit_minutes)
+            if full:
+                full_parts.append(f"{s.code} {full}")
+            if u > full:
+                extra_parts.append(f"{s.code} ({s.minutes - full * s.unit_minutes} min left)")
+        steps.append(f"{head}: full units first: {', '.join(full_parts) or 'none'}; "
+                     f"then by most remaining minutes: {', '.join(extra_parts) or 'none'}")
+        steps.append(f"{head}: result: " + ", ".join(f"{s.code} x{u}" for s, u in zip(services, units)))
+        for s, u in zip(services, units):
+            tls = by_code[s.code]
+            full = min(u, s.minutes // s.unit_minutes)
+            why = (f"{s.code}: {s.minutes} of {sum(x.minutes for x in services)} timed minutes on {head} "
+                   f"-> {_plural(u, 'unit')} ({method})")
+            if u > full:
+                why += f": {full} full, +1 for {s.minutes - full * s.unit_minutes} remaining minutes"
+            if len(tls) == 1:
+                decisions[tls[0].line.line] = UnitDecision(u, why)
+                continue
+            # the same code on several lines: share its units by the same rule, line by line
+            line_services = [
+                Service(f"line {t.line.line}", t.minutes, s.unit_minutes, 1, s.code, t.line.line) for t in tls
+            ]
+            line_units, line_ties = allocate(line_services, u)
+            ties.extend(f"{head}: {t}" for t in line_ties)
+            for t, lu in zip(tls, line_units):
+                decisions[t.line.line] = UnitDecision(
+                    lu, f"{why}; {s.code} is on {len(tls)} lines, this line ({t.minutes} min) gets {lu}")
+    return Allocation(source=source, method=method, decisions=decisions, steps=steps, ties=ties)

@@ -1,0 +1,71 @@
+"""Edits about units: billed units that differ from computed units, lines whose units
+cannot be verified, ties the fixed rule broke, and a timed code repeated on one date.
+
+Over-billing is an error (the payer reduces or denies); under-billing is a warning
+(money left on the table, not a denial). The computed value is always the fix.
+"""
+
+from __future__ import annotations
+
+from payer_rules import Edit, hookimpl
+
+SOURCE = "unit_checks"
+
+
+@hookimpl
+def check_claim(claim, policy, allocation):
+    edits = []
+    decisions = allocation.decisions
+    for ln in claim.lines:
+        d = decisions.get(ln.line)
+        if d is None:
+            continue
+        if d.units is None:
+            if ln.code in policy.timed:
+                edits.append(Edit(
+                    rule="units.unverified", category="units", severity="warning", lines=(ln.line,),
+                    message=f"line {ln.line} {ln.code}: {d.explanation}",
+                    source=SOURCE,
+                    fix={"action": "add_minutes", "line": ln.line,
+                         "note": "record the timed minutes (or start and end times) of this service"},
+                ))
+            continue
+        if ln.units is None or ln.units == d.units:
+            continue
+        over = ln.units > d.units
+        edits.append(Edit(
+            rule="units.over_billed" if over else "units.under_billed",
+            category="units",
+            severity="error" if over else "warning",
+            lines=(ln.line,),
+            message=(f"line {ln.line} {ln.code}: {ln.units} unit(s) billed, {d.units} supported "
+                     f"({allocation.method if ln.code in policy.timed else 'untimed code'})"),
+            source=SOURCE,
+            fix={"action": "set_units", "line": ln.line, "units": d.units},
+        ))
+    for tie in allocation.ties:
+        edits.append(Edit(
+            rule="units.tie_broken", category="units", severity="info", lines=_lines_of(claim, policy),
+            message=f"a tie was broken deterministically: {tie}", source=SOURCE,
+        ))
+    seen: dict[tuple[str, str], int] = {}
+    for ln in claim.lines:
+        if ln.code not in policy.timed:
+            continue
+        key = (ln.date_of_service, ln.code)
+        if key in seen:
+            edits.append(Edit(
+                rule="units.timed_code_repeated", category="units", severity="warning",
+                lines=(seen[key], ln.line),
+                message=(f"lines {seen[key]} and {ln.line}: timed code {ln.code} appears on more than one "
+                         "line for the same date of service; some contractors reject this"),
+                source=SOURCE,
+                fix={"action": "merge_lines", "lines": [seen[key], ln.line], "code": ln.code},
+            ))
+        else:
+            seen[key] = ln.line
+    return edits
+
+
+def _lines_of(claim, policy):
+    return tuple(ln.line for ln in claim.lines if ln.code in policy.timed)

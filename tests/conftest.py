@@ -1,0 +1,35 @@
+"""Shared fixtures. The core suite needs nothing outside the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from payer_rules import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    return Engine()
+
+
+def claim(payer: str, *lines: dict, claim_id: str = "T1", **extra) -> dict:
+    """A claim with sensible defaults: lines may give just code and minutes."""
+    out = []
+    for ln in lines:
+        ln = dict(ln)
+        ln.setdefault("date_of_service", "2024-03-04")
+        out.append(ln)
+    return {"claim_id": claim_id, "payer": payer, "lines": out, **extra}
+
+
+def units_of(result) -> dict[str, int | None]:
+    return {ln.code: ln.units for ln in result.lines}
+
+
+def rules_of(result) -> list[str]:
+    return [e.rule for e in result.edits]
