@@ -1,0 +1,102 @@
+"""The engine as a host uses it: bad input never raises, results are deterministic,
+one Engine is shared between threads, and results match the shipped result schema."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+
+import jsonschema
+
+from payer_rules import Engine
+from payer_rules.cli import dump
+from payer_rules.policy import load_schema
+
+from conftest import ROOT, claim, rules_of
+
+
+def example_claims():
+    return [json.loads(line) for line in (ROOT / "docs/examples/claims.jsonl").read_text().splitlines()]
+
+
+def test_results_match_result_schema(engine):
+    validator = jsonschema.Draft202012Validator(load_schema("result"))
+    bad = [json.loads(x) for x in (ROOT / "docs/examples/bad_claims.jsonl").read_text().splitlines()
+           if x.strip().endswith("}")]
+    for r in engine.evaluate_many(example_claims() + bad + [{"nonsense": True}, 5]):
+        validator.validate(json.loads(dump(r)))
+
+
+def test_unknown_payer_lists_known(engine):
+    r = engine.evaluate(claim("medicar", {"code": "97110", "minutes": 10}))
+    assert r.status == "error"
+    assert "did you mean 'medicare'?" in r.error and "generic-commercial, medicare" in r.error
+
+
+def test_missing_payer(engine):
+    r = engine.evaluate({"claim_id": "x", "lines": [{"code": "97110", "date_of_service": "2024-01-01"}]})
+    assert r.status == "error" and "payer" in r.error
+    r = engine.evaluate({"claim_id": "x", "lines": [{"code": "97110", "date_of_service": "2024-01-01"}]},
+                        payer="medicare")
+    assert r.status != "error"
+
+
+def test_unknown_code_reported_not_fatal(engine):
+    r = engine.evaluate(claim("medicare", {"code": "99999", "units": 1}, {"code": "97110", "minutes": 23,
+                                                                         "modifiers": ["GP"]}))
+    assert r.status == "warn"
+    e = next(e for e in r.edits if e.rule == "code.unknown")
+    assert e.lines == (1,) and (e.group, e.carc, e.rarc) == ("CO", "16", "M51")
+    assert r.lines[1].units == 2
+
+
+def test_not_a_dict_is_an_error_record(engine):
+    for raw in (None, 5, "x", [], {"claim_id": "a"}):
+        assert engine.evaluate(raw).status == "error"
+
+
+def test_evaluate_many_keeps_count_and_order(engine):
+    claims = example_claims() + [{"bad": 1}] + example_claims()
+    results = list(engine.evaluate_many(claims))
+    assert len(results) == len(claims)
+    assert [r.index for r in results] == list(range(1, len(claims) + 1))
+    assert [r.claim_id for r in results] == [c.get("claim_id") for c in claims]
+
+
+def test_deterministic_bytes(engine):
+    a = [dump(r) for r in engine.evaluate_many(example_claims())]
+    b = [dump(r) for r in Engine().evaluate_many(example_claims())]
+    assert a == b
+
+
+def test_shared_between_threads(engine):
+    rnd = random.Random(7)
+    codes = ["97110", "97112", "97140", "97530", "97116", "97161", "97010"]
+    claims = [claim("medicare" if i % 2 else "generic-commercial",
+                    *[{"code": rnd.choice(codes), "minutes": rnd.randint(0, 60), "units": rnd.randint(0, 4),
+                       "modifiers": ["GP"]} for _ in range(rnd.randint(1, 5))], claim_id=f"C{i}")
+              for i in range(400)]
+    expected = [dump(engine.evaluate(c)) for c in claims]
+    got: dict[int, list[str]] = {}
+
+    def work(k):
+        got[k] = [dump(engine.evaluate(c)) for c in claims]
+
+    def reload_loop():
+        for _ in range(5):
+            engine.reload()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)] + [threading.Thread(target=reload_loop)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(got[k] == expected for k in range(4))
+
+
+def test_edit_sources_and_denials_filled(engine):
+    r = engine.evaluate(claim("medicare", {"code": "97110", "minutes": 33, "units": 3, "modifiers": ["GP"]}))
+    assert all(e.source for e in r.edits)
+    assert all(ln.source for ln in r.lines)
+    assert rules_of(r) == ["units.over_billed"]
