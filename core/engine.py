@@ -98,6 +98,8 @@ class Engine:
                 pm.subset_hook_caller("prepare_policy", foreign)(policy=v, base_dir=Path(v.path).parent)
             except PolicyError as exc:
                 problems.extend(exc.problems)
+            except SourceError as exc:  # a table file named by the policy
+                problems.append(exc)
             except (ValueError, OSError) as exc:
                 problems.append(SourceError(v.path, None, f"version '{v.version}': {exc}"))
         if problems:

@@ -1,0 +1,178 @@
+"""Modifier requirements (domain.md s. 4), every value from the policy's ``modifiers``:
+
+- ``discipline``: exactly one of GP/GO/GN on "always therapy" codes (the fee schedule's
+  multiple-procedure indicator 5, plus any codes listed);
+- ``kx``: above the yearly therapy threshold (PT and SLP together, OT apart) the lines of
+  that discipline need KX; the claim carries ``patient.therapy_ytd`` {pt_slp, ot}, the
+  amounts incurred this calendar year including this claim;
+- ``assistant``: CQ (PT assistant) or CO (OT assistant) when an assistant furnished more
+  than the de minimis share of a line's minutes (line field ``assistant_minutes``);
+- ``required`` and ``conflicts``: a modifier a code set needs (AT on 98940-98942) and
+  modifiers that may not stand together on a line (AT with GA);
+- ``known``: modifiers the payer recognises; any other is reported, never fatal.
+"""
+
+from __future__ import annotations
+
+from payer_rules import Edit, hookimpl
+from payer_rules.tables import policy_table
+
+SOURCE = "modifier_rules"
+
+
+@hookimpl
+def prepare_policy(policy, base_dir):
+    cfg = policy.settings.get("modifiers")
+    if cfg is None:
+        return
+    disc = cfg.get("discipline")
+    therapy_codes: frozenset[str] = frozenset()
+    if disc:
+        codes = set(disc.get("codes", []))
+        mult = disc.get("fee_schedule_mult_proc")
+        if mult is not None:
+            table, _ = policy_table(policy, "pfs")
+            if table is None:
+                raise ValueError("modifiers.discipline.fee_schedule_mult_proc needs tables.pfs")
+            codes |= {c for c, fs in table.items() if fs.mult_proc == str(mult)}
+        therapy_codes = frozenset(codes)
+    policy.data[SOURCE] = {
+        "therapy_codes": therapy_codes,
+        "one_of": tuple(disc.get("one_of", ["GP", "GO", "GN"])) if disc else (),
+        "kx": cfg.get("kx"),
+        "assistant": cfg.get("assistant"),
+        "required": [(frozenset(r["codes"]), r["modifier"], r["rule"], r.get("fix", False))
+                     for r in cfg.get("required", [])],
+        "conflicts": [(frozenset(c["codes"]) if c.get("codes") else None, frozenset(c["modifiers"]), c["rule"])
+                      for c in cfg.get("conflicts", [])],
+        "known": frozenset(cfg.get("known", [])),
+    }
+
+
+def _discipline(data, ln) -> str | None:
+    found = [m for m in data["one_of"] if m in ln.modifiers]
+    return found[0] if len(found) == 1 else None
+
+
+@hookimpl
+def check_claim(claim, policy, allocation):
+    data = policy.data.get(SOURCE)
+    if data is None:
+        return []
+    edits: list[Edit] = []
+    one_of = data["one_of"]
+    if data["therapy_codes"]:
+        used = {m for ln in claim.lines for m in ln.modifiers if m in one_of}
+        for ln in claim.lines:
+            if ln.code not in data["therapy_codes"]:
+                continue
+            found = [m for m in one_of if m in ln.modifiers]
+            if len(found) == 1:
+                continue
+            if not found:
+                fix = ({"action": "add_modifier", "line": ln.line, "modifier": next(iter(used))}
+                       if len(used) == 1 else None)
+                msg = (f"line {ln.line} {ln.code}: an always-therapy code needs one of {', '.join(one_of)} "
+                       "(the plan of care's discipline)")
+                if fix:
+                    msg += f"; the other lines of the claim use {fix['modifier']}"
+                edits.append(Edit(rule="modifier.discipline_missing", category="modifier", severity="error",
+                                  lines=(ln.line,), message=msg, source=SOURCE, fix=fix))
+            else:
+                edits.append(Edit(rule="modifier.discipline_conflict", category="modifier", severity="error",
+                                  lines=(ln.line,), source=SOURCE,
+                                  message=f"line {ln.line} {ln.code}: {', '.join(found)} together; exactly one "
+                                          "discipline modifier per line"))
+    kx = data["kx"]
+    if kx:
+        edits.extend(_kx(kx, claim, data))
+    assistant = data["assistant"]
+    if assistant:
+        edits.extend(_assistant(assistant, claim, data))
+    for codes, modifier, rule, fixable in data["required"]:
+        for ln in claim.lines:
+            if ln.code in codes and modifier not in ln.modifiers:
+                edits.append(Edit(rule=rule, category="modifier", severity="error", lines=(ln.line,), source=SOURCE,
+                                  message=f"line {ln.line} {ln.code}: needs modifier {modifier}",
+                                  fix={"action": "add_modifier", "line": ln.line, "modifier": modifier}
+                                  if fixable else None))
+    for codes, mods, rule in data["conflicts"]:
+        for ln in claim.lines:
+            if (codes is None or ln.code in codes) and mods <= set(ln.modifiers):
+                edits.append(Edit(rule=rule, category="modifier", severity="error", lines=(ln.line,), source=SOURCE,
+                                  message=f"line {ln.line} {ln.code}: {' and '.join(sorted(mods))} may not be "
+                                          "used together on one line"))
+    if data["known"]:
+        for ln in claim.lines:
+            unknown = [m for m in ln.modifiers if m not in data["known"]]
+            if unknown:
+                edits.append(Edit(rule="modifier.unknown", category="modifier", severity="warning",
+                                  lines=(ln.line,), source=SOURCE,
+                                  message=f"line {ln.line} {ln.code}: modifier(s) {', '.join(unknown)} are not "
+                                          "recognised by this payer's policy"))
+    return edits
+
+
+def _kx(kx, claim, data):
+    ytd = (claim.patient or {}).get("therapy_ytd")
+    if not isinstance(ytd, dict):
+        return []
+    edits = []
+    groups = kx.get("groups", {"pt_slp": ["GP", "GN"], "ot": ["GO"]})
+    thresholds = {str(k): v for k, v in kx["thresholds"].items()}
+    for group, mods in groups.items():
+        amount = ytd.get(group)
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool):
+            continue
+        for ln in claim.lines:
+            if not set(mods) & set(ln.modifiers):
+                continue
+            year = ln.date_of_service[:4]
+            threshold = thresholds.get(year)
+            if threshold is None or amount <= threshold:
+                continue
+            if "KX" not in ln.modifiers:
+                edits.append(Edit(
+                    rule="modifier.kx_missing", category="modifier", severity="error", lines=(ln.line,),
+                    source=SOURCE,
+                    message=(f"line {ln.line} {ln.code}: therapy amount this year is above the {year} threshold "
+                             f"of ${threshold:,} ({group}); add KX if the documentation supports medical necessity"),
+                ))
+            review = kx.get("review_threshold")
+            if review is not None and amount > review:
+                edits.append(Edit(
+                    rule="modifier.kx_review", category="documentation", severity="info", lines=(ln.line,),
+                    source=SOURCE,
+                    message=f"line {ln.line}: above ${review:,} this year ({group}): may be selected for "
+                            "targeted medical review"))
+    return edits
+
+
+def _assistant(cfg, claim, data):
+    edits = []
+    share = cfg.get("de_minimis_percent", 10)
+    by_discipline = cfg.get("modifiers", {"GP": "CQ", "GO": "CO"})
+    for ln in claim.lines:
+        am = ln.extra.get("assistant_minutes")
+        minutes = ln.timed_minutes
+        if not isinstance(am, int) or isinstance(am, bool) or not minutes:
+            continue
+        disc = _discipline(data, ln)
+        needed = by_discipline.get(disc) if disc else None
+        if needed is None:
+            continue
+        if am * 100 > share * minutes and needed not in ln.modifiers:
+            edits.append(Edit(
+                rule="modifier.assistant_missing", category="modifier", severity="error", lines=(ln.line,),
+                source=SOURCE,
+                message=(f"line {ln.line} {ln.code}: an assistant furnished {am} of {minutes} minutes, more than "
+                         f"{share}%: add {needed}"),
+                fix={"action": "add_modifier", "line": ln.line, "modifier": needed}))
+        elif am * 100 <= share * minutes and needed in ln.modifiers:
+            edits.append(Edit(
+                rule="modifier.assistant_not_needed", category="modifier", severity="warning", lines=(ln.line,),
+                source=SOURCE,
+                message=(f"line {ln.line} {ln.code}: {needed} but the assistant's share is {share}% or less "
+                         "(de minimis); the line is paid at the reduced rate needlessly"),
+                fix={"action": "remove_modifier", "line": ln.line, "modifier": needed}))
+    return edits

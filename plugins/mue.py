@@ -1,0 +1,70 @@
+"""Medically Unlikely Edits (domain.md s. 3).
+
+MAI 1: per claim line; lines that carry a distinct-service or anatomic modifier
+(policy ``mue.separate_line_modifiers``) each count on their own, the other lines of the
+same code and date count together. MAI 2 (policy) and 3 (clinical): per date of service;
+when all units of the code on that date exceed the value, all of them are denied.
+
+Units are the billed units of a line, or the computed units when none are billed.
+"""
+
+from __future__ import annotations
+
+from payer_rules import Edit, hookimpl
+from payer_rules.tables import policy_table
+
+SOURCE = "mue"
+MAI_TEXT = {1: "per line", 2: "per date of service (policy)", 3: "per date of service (clinical, appealable)"}
+
+
+@hookimpl
+def prepare_policy(policy, base_dir):
+    cfg = policy.settings.get("mue")
+    if cfg is None:
+        return
+    table, version = policy_table(policy, "mue")
+    if table is None:
+        raise ValueError("mue: needs tables.mue (the MUE table file)")
+    policy.data[SOURCE] = (table, version, frozenset(cfg.get("separate_line_modifiers", [])))
+
+
+@hookimpl
+def check_claim(claim, policy, allocation):
+    data = policy.data.get(SOURCE)
+    if data is None:
+        return []
+    table, version, separate = data
+    groups: dict[tuple, list] = {}
+    for ln in claim.lines:
+        mue = table.get(ln.code)
+        if mue is None:
+            continue
+        units = ln.units if ln.units is not None else allocation.decisions[ln.line].units
+        if not units:
+            continue
+        if mue.mai == 1 and separate.intersection(ln.modifiers):
+            key = (ln.date_of_service, ln.code, ln.line)
+        else:
+            key = (ln.date_of_service, ln.code, None)
+        groups.setdefault(key, []).append((ln, units))
+    edits = []
+    for (_, code, _), members in groups.items():
+        mue = table[code]
+        total = sum(u for _, u in members)
+        if total <= mue.value:
+            continue
+        lines = tuple(ln.line for ln, _ in members)
+        what = "line" if len(lines) == 1 else "lines"
+        if mue.value == 0:
+            msg = f"{what} {', '.join(map(str, lines))} {code}: MUE is 0 ({version}): never payable to practitioners"
+        else:
+            msg = (f"{what} {', '.join(map(str, lines))} {code}: {total} units exceed the MUE of {mue.value} "
+                   f"({MAI_TEXT[mue.mai]}, {version})"
+                   + ("; all units of the code on that date are denied" if mue.mai in (2, 3) else ""))
+        fix = None
+        if mue.mai in (1, 2) and len(members) == 1:
+            fix = {"action": "set_units", "line": lines[0], "units": mue.value} if mue.value else \
+                {"action": "remove_line", "line": lines[0]}
+        edits.append(Edit(rule=f"mue.mai{mue.mai}", category="mue", severity="error", lines=lines, message=msg,
+                          source=SOURCE, fix=fix))
+    return edits

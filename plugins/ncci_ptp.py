@@ -1,0 +1,127 @@
+"""NCCI procedure-to-procedure edits (domain.md s. 3).
+
+For every two lines of a claim on the same date of service, the table row for
+(column 1 = one code, column 2 = the other) whose window covers the date decides:
+modifier indicator 0, the column-2 line is never separately payable; 1, it is payable
+when an NCCI-associated modifier shows the services were distinct; 9, no edit. The edit
+lands on the column-2 line.
+
+Policy settings (``ncci``): which modifiers bypass an indicator-1 edit; which line must
+carry it (``column2``, or ``either`` from a date for the 59/X modifiers); which bypass
+modifiers also need different body regions on the two lines; and ``overrides``, rows a
+payer applies differently from the table (a commercial payer that pays 97124 with 97140
+given 59 and distinct regions, where Medicare's table says never).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payer_rules import Edit, hookimpl
+from payer_rules.tables import PtpRow, dos_int, int_date, policy_table
+
+SOURCE = "ncci_ptp"
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: object
+    version: str
+    bypass: frozenset[str]
+    either_from: str | None
+    either_modifiers: frozenset[str]
+    region_modifiers: frozenset[str]
+    overrides: dict[tuple[str, str], PtpRow]
+
+
+@hookimpl
+def prepare_policy(policy, base_dir):
+    cfg = policy.settings.get("ncci")
+    if not cfg:
+        return
+    table, version = policy_table(policy, "ptp")
+    if table is None:
+        raise ValueError("ncci: needs tables.ptp (the NCCI PTP table file)")
+    overrides = {}
+    for o in cfg.get("overrides", []):
+        c1, c2 = str(o["column1"]), str(o["column2"])
+        overrides[(c1, c2)] = PtpRow(c1, c2, 0, 99991231, int(o["modifier_indicator"]),
+                                     o.get("note", f"{policy.payer} policy override"))
+    policy.data[SOURCE] = Settings(
+        table=table,
+        version=version,
+        bypass=frozenset(cfg.get("associated_modifiers", [])),
+        either_from=cfg.get("modifier_on_either_line_from"),
+        either_modifiers=frozenset(cfg.get("either_line_modifiers", [])),
+        region_modifiers=frozenset(cfg.get("body_region_modifiers", [])),
+        overrides=overrides,
+    )
+
+
+def _bypass(s: Settings, col1_line, col2_line) -> set[str]:
+    used = s.bypass.intersection(col2_line.modifiers)
+    if s.either_from is not None and col2_line.date_of_service >= s.either_from:
+        used |= s.either_modifiers.intersection(col1_line.modifiers)
+    return used
+
+
+@hookimpl
+def check_claim(claim, policy, allocation):
+    s: Settings | None = policy.data.get(SOURCE)
+    if s is None or len(claim.lines) < 2:
+        return []
+    edits = []
+    by_date: dict[str, list] = {}
+    for ln in claim.lines:
+        by_date.setdefault(ln.date_of_service, []).append(ln)
+    for dos, lines in by_date.items():
+        if len(lines) < 2:
+            continue
+        d = dos_int(dos)
+        for a in lines:
+            for b in lines:
+                if a.code == b.code:
+                    continue
+                row = s.overrides.get((a.code, b.code)) or s.table.lookup(a.code, b.code, d)
+                if row is None or row.modifier_indicator == 9:
+                    continue
+                where = (f"line {b.line} {b.code} is column 2 of {a.code} (line {a.line}) in "
+                         f"{'the ' + policy.payer + ' policy' if (a.code, b.code) in s.overrides else s.version}")
+                window = "" if row.effective == 0 and row.deletion == 99991231 else (
+                    f"; edit in force {int_date(row.effective) if row.effective else 'from the start'} to "
+                    f"{int_date(row.deletion) if row.deletion != 99991231 else 'now'}")
+                if row.modifier_indicator == 1:
+                    used = _bypass(s, a, b)
+                    if used:
+                        needs_region = used & s.region_modifiers
+                        if needs_region and used - s.region_modifiers == set():
+                            if not a.body_region or not b.body_region:
+                                edits.append(Edit(
+                                    rule="ncci.bypass_region_missing", category="documentation", severity="warning",
+                                    lines=(a.line, b.line),
+                                    message=(f"lines {a.line} and {b.line}: {', '.join(sorted(used))} bypasses the "
+                                             f"{a.code}/{b.code} edit, but the body regions are not recorded on both "
+                                             "lines; the distinct region must be documented"),
+                                    source=SOURCE))
+                            elif a.body_region.strip().lower() == b.body_region.strip().lower():
+                                edits.append(Edit(
+                                    rule="ncci.bypass_same_region", category="modifier", severity="error",
+                                    lines=(b.line,),
+                                    message=(f"{where}: {', '.join(sorted(used))} claims a distinct service but both "
+                                             "lines treat the same body region; the edit applies"),
+                                    source=SOURCE,
+                                    fix={"action": "remove_line", "line": b.line}))
+                        continue
+                    edits.append(Edit(
+                        rule="ncci.ptp", category="bundling", severity="error", lines=(b.line,),
+                        message=(f"{where} ({row.rationale}{window}): not separately payable unless the services "
+                                 f"were distinct and line {b.line} carries an NCCI-associated modifier "
+                                 f"({', '.join(sorted(s.either_modifiers or s.bypass)[:5])} ...)"),
+                        source=SOURCE, fix=None))
+                else:
+                    edits.append(Edit(
+                        rule="ncci.ptp", category="bundling", severity="error", lines=(b.line,),
+                        message=(f"{where} ({row.rationale}{window}): modifier indicator 0, never separately "
+                                 "payable on the same date; no modifier bypasses it"),
+                        source=SOURCE, fix={"action": "remove_line", "line": b.line}))
+    return edits
