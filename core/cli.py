@@ -10,10 +10,12 @@ import argparse
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 from . import __version__
 from .engine import Engine, error_result
+from .fixes import fix_claim
 from .models import Result
 from .plugin_manager import PluginError
 from .policy import PolicyError, load_schema
@@ -26,9 +28,12 @@ class UsageError(Exception):
     pass
 
 
-def dump(result: Result) -> str:
+def dump(result: Result, extra: dict | None = None) -> str:
     """One result as one JSON line; the same input always gives the same bytes."""
-    return json.dumps(result.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    d = result.to_dict()
+    if extra:
+        d.update(extra)
+    return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -77,10 +82,19 @@ def cmd_check(args: argparse.Namespace) -> int:
             result.index = n
             if result.status == "error":
                 failed += 1
+            extra = None
+            if args.fix and isinstance(raw, dict) and result.status != "error":
+                after, fixed, applied, left = fix_claim(engine, raw, args.payer)
+                extra = {"fixed_claim": fixed, "fixes_applied": applied, "fixes_left": left,
+                         "fixed_status": after.status}
             if args.format == "text":
                 render_text(result, out)
+                if extra:
+                    out.write(f"  fixed claim ({len(extra['fixes_applied'])} fix(es) applied, "
+                              f"{len(extra['fixes_left'])} left for a person):\n"
+                              f"  {json.dumps(extra['fixed_claim'], ensure_ascii=False)}\n\n")
             else:
-                out.write(dump(result) + "\n")
+                out.write(dump(result, extra) + "\n")
     except BrokenPipeError:
         raise
     except OSError as exc:
@@ -151,6 +165,21 @@ def cmd_payers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_tables_import(args: argparse.Namespace) -> int:
+    from .table_import import import_table
+    from .tables import TableError
+    try:
+        prov = import_table(args.kind, [Path(s) for s in args.sources], Path(args.out), args.version, args.codes)
+    except TableError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{exc.filename or args.out}: {exc.strerror or exc.__class__.__name__}") from None
+    sys.stdout.write(f"wrote {args.out}: {prov['rows']:,} rows ({args.version}); provenance in "
+                     f"{args.out}.provenance.json\nin the policy:\n  tables:\n    {args.kind}:\n"
+                     f"      file: {args.out}\n      version: {args.version}\n")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     sys.stdout.write(json.dumps(load_schema(args.name), indent=2) + "\n")
     return EXIT_OK
@@ -172,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="claims: one JSON object, a JSON array or JSON lines; - for standard input")
     p.add_argument("--payer", help="evaluate every claim under this payer (default: each claim's payer)")
     p.add_argument("--format", choices=["json", "text"], default="json")
+    p.add_argument("--fix", action="store_true",
+                   help="add the corrected claim beside each result (fixed_claim, fixes_applied, fixes_left); "
+                        "only fixes that need no clinical judgment are applied")
     with_policies(p)
     p.set_defaults(func=cmd_check)
 
@@ -188,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     with_policies(p)
     p.set_defaults(func=cmd_payers)
+
+    p = sub.add_parser("tables", help="reference tables (NCCI PTP, MUE, fee schedule)")
+    tsub = p.add_subparsers(dest="tables_command", required=True, metavar="ACTION")
+    t = tsub.add_parser("import", help="import a CMS release into a table file a policy can name")
+    t.add_argument("kind", choices=["ptp", "mue", "pfs"])
+    t.add_argument("sources", nargs="+", help="CMS files (PTP: the TXT f1-f4 or CSV; MUE and PFS: CSV); .gz is read too")
+    t.add_argument("--out", required=True, help="output CSV (.csv or .csv.gz), normally beside the policy")
+    t.add_argument("--version", required=True, help="the release, e.g. 'NCCI PTP v30.4 (2025-01-01)'")
+    t.add_argument("--codes", help="keep only codes matching this regular expression (both columns for PTP)")
+    t.set_defaults(func=cmd_tables_import)
 
     p = sub.add_parser("schema", help="print a JSON Schema shipped with the package")
     p.add_argument("name", choices=["claim", "result", "policy"])

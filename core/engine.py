@@ -200,6 +200,15 @@ class Engine:
             r.index = i
             yield r
 
+    def fix(self, claim: dict[str, Any], payer: str | None = None):
+        """Apply every fix that needs no clinical judgment, evaluating again between kinds.
+
+        Returns (result for the fixed claim, fixed claim dict, fixes applied, fixes left
+        for a person). The input dict is not changed.
+        """
+        from .fixes import fix_claim
+        return fix_claim(self, claim, payer)
+
     def _run(self, claim: Claim, payer: str, v: PolicyVersion) -> Result:
         hooks: _Hooks = v.hooks
         decisions: dict[int, UnitDecision] = {}

@@ -41,6 +41,7 @@ DATE_RE = re.compile(r"^[0-9]{8}$")
 NO_DELETION = 99991231
 CACHE_ENV = "PAYER_RULES_CACHE"
 CACHE_FORMAT = 1
+CACHE_MAGIC = b"payer-rules ptp index\n"
 MODIFIER_INDICATORS = {"0": 0, "1": 1, "9": 9}
 
 
@@ -143,9 +144,9 @@ def iter_ptp_rows(path: Path) -> Iterator[tuple[int, str, str, int, int, int, st
         in_data = False
         while line:
             fields = line.rstrip("\r\n").split("\t")
-            looks_like_data = len(fields) >= 6 and CODE_RE.match(fields[0].strip().upper() or "-") is not None
+            looks_like_data = len(fields) >= 2 and CODE_RE.match(fields[0].strip().upper() or "-") is not None
             if not in_data:
-                if looks_like_data and DATE_RE.match(fields[3].strip() or "-"):
+                if looks_like_data:
                     in_data = True
                 elif lineno > 12:
                     raise TableError(name, lineno, "not a PTP file: no data rows after the preamble "
@@ -267,6 +268,7 @@ class PtpTable:
         }).encode()
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         with open(tmp, "wb") as fh:
+            fh.write(CACHE_MAGIC)
             fh.write(len(head).to_bytes(8, "little"))
             fh.write(head)
             for arr in (self.starts, self.col2, self.eff, self.dele, self.mod, self.rat):
@@ -275,8 +277,13 @@ class PtpTable:
 
     @classmethod
     def load(cls, path: Path) -> "PtpTable":
+        total = path.stat().st_size
         with open(path, "rb") as fh:
+            if fh.read(len(CACHE_MAGIC)) != CACHE_MAGIC:
+                raise ValueError("not a payer-rules PTP cache")
             size = int.from_bytes(fh.read(8), "little")
+            if size > total:
+                raise ValueError("truncated cache")
             head = json.loads(fh.read(size))
             if head.get("format") != CACHE_FORMAT:
                 raise ValueError("old cache format")

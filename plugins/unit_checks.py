@@ -41,7 +41,8 @@ def check_claim(claim, policy, allocation):
             message=(f"line {ln.line} {ln.code}: {ln.units} unit(s) billed, {d.units} supported "
                      f"({allocation.method if ln.code in policy.timed else 'untimed code'})"),
             source=SOURCE,
-            fix={"action": "set_units", "line": ln.line, "units": d.units},
+            fix={"action": "set_units", "line": ln.line, "units": d.units} if d.units else
+                {"action": "remove_line", "line": ln.line},
         ))
     for tie in allocation.ties:
         edits.append(Edit(
