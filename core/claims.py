@@ -134,6 +134,13 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
             problems.append(f"{where}.end_time: is before start_time")
             span = None
     extra = {k: v for k, v in raw.items() if k not in LINE_FIELDS}
+    if extra:
+        techniques = extra.get("techniques")
+        if techniques is not None and (not isinstance(techniques, list) or not all(isinstance(t, str) for t in techniques)):
+            problems.append(f"{where}.techniques: must be a list of text")
+        am = extra.get("assistant_minutes")
+        if am is not None and (_whole(am) is None or not 0 <= _whole(am) <= MAX_MINUTES):
+            problems.append(f"{where}.assistant_minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
     return Line(
         line=line_no, code=code, modifiers=mods, date_of_service=dos, minutes=minutes, units=units,
         diagnosis_pointers=pointers, body_region=body_region,
@@ -176,9 +183,13 @@ def parse_claim(raw: Any) -> Claim:
             if ln.line in seen:
                 problems.append(f"lines: line number {ln.line} is used twice")
             seen.add(ln.line)
-    for name in ("patient", "provider"):
+    for name in ("patient", "provider", "plan_of_care"):
         if raw.get(name) is not None and not isinstance(raw.get(name), dict):
             problems.append(f"{name}: must be an object")
+    ytd = raw.get("patient", {}).get("therapy_ytd") if isinstance(raw.get("patient"), dict) else None
+    if ytd is not None and (not isinstance(ytd, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in ytd.values())):
+        problems.append("patient.therapy_ytd: must map pt_slp/ot to amounts of 0 or more")
     diagnoses = raw.get("diagnoses", [])
     if diagnoses is None:
         diagnoses = []

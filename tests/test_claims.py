@@ -42,6 +42,10 @@ BAD = [
     ({**GOOD, "lines": []}, "lines"),
     ({k: v for k, v in GOOD.items() if k != "lines"}, "lines"),
     ({**GOOD, "diagnoses": "M54.50"}, "diagnoses"),
+    (with_line(techniques="effleurage"), "lines[1].techniques"),
+    (with_line(assistant_minutes=-1), "lines[1].assistant_minutes"),
+    ({**GOOD, "patient": {"therapy_ytd": {"pt_slp": "lots"}}}, "patient.therapy_ytd"),
+    ({**GOOD, "plan_of_care": ["goal"]}, "plan_of_care"),
 ]
 
 
