@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from .models import Claim, Line
@@ -32,7 +31,6 @@ class ClaimError(ValueError):
     """A claim that cannot be evaluated; the message names fields, never values."""
 
 
-@lru_cache(maxsize=4096)
 def valid_date(text: str) -> bool:
     if len(text) != 10 or text[4] != "-" or text[7] != "-":
         return False
@@ -61,93 +59,144 @@ def _minutes_between(start: str, end: str) -> int | None:
     return (int(b[1]) * 60 + int(b[2])) - (int(a[1]) * 60 + int(a[2]))
 
 
-def parse_line(raw: Any, position: int, default_date: str | None, problems: list[str]) -> Line | None:
-    where = f"lines[{position}]"
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: must be an object")
+_CODES: dict[str, str] = {}
+_MODS: dict[tuple, tuple[str, ...]] = {}
+_DATES: dict[str, bool] = {}
+_CACHE_MAX = 100_000
+
+
+def _norm_code(code: Any) -> str | None:
+    """The code upper-cased, or None if it is not a code. Cached: claims repeat codes."""
+    if type(code) is str:
+        hit = _CODES.get(code)
+        if hit is not None:
+            return hit
+        norm = code.strip().upper()
+        if not CODE_RE.match(norm):
+            return None
+        if len(_CODES) < _CACHE_MAX:
+            _CODES[code] = norm
+        return norm
+    if type(code) is int:
+        return _norm_code(str(code))
+    return None
+
+
+def _norm_mods(mods_raw: list) -> tuple[str, ...] | None:
+    """Modifiers upper-cased, or None if any is not a two-character modifier."""
+    try:
+        key = tuple(mods_raw)
+        hit = _MODS.get(key)
+    except TypeError:  # an unhashable item: not a modifier
         return None
-    n = raw.get("line", position)
-    line_no = _whole(n)
-    if line_no is None or line_no < 1:
-        problems.append(f"{where}.line: must be a whole number, 1 or more")
-        line_no = position
-    code = raw.get("code")
-    if isinstance(code, int) and not isinstance(code, bool):
-        code = str(code)
-    if not isinstance(code, str) or not CODE_RE.match(code.strip().upper()):
-        problems.append(f"{where}.code: must be a CPT/HCPCS code of 4-5 letters or digits")
+    if hit is not None:
+        return hit
+    out = []
+    for m in mods_raw:
+        if type(m) is not str or not MODIFIER_RE.match(m.strip().upper()):
+            return None
+        out.append(m.strip().upper())
+    norm = tuple(out)
+    if len(_MODS) < _CACHE_MAX:
+        _MODS[key] = norm
+    return norm
+
+
+def _date_ok(text: Any) -> bool:
+    if type(text) is not str:
+        return False
+    hit = _DATES.get(text)
+    if hit is None:
+        hit = valid_date(text)
+        if len(_DATES) < _CACHE_MAX:
+            _DATES[text] = hit
+    return hit
+
+
+def parse_line(raw: Any, position: int, default_date: str | None, problems: list[str]) -> Line | None:
+    if type(raw) is not dict:
+        problems.append(f"lines[{position}]: must be an object")
+        return None
+    bad: list[str] = []  # field names; turned into messages only when something is wrong
+    get = raw.get
+    line_no = get("line", position)
+    if type(line_no) is not int or line_no < 1:
+        line_no = _whole(line_no)
+        if line_no is None or line_no < 1:
+            bad.append("line: must be a whole number, 1 or more")
+            line_no = position
+    code = _norm_code(get("code"))
+    if code is None:
+        bad.append("code: must be a CPT/HCPCS code of 4-5 letters or digits")
         code = ""
-    else:
-        code = code.strip().upper()
-    mods_raw = raw.get("modifiers", [])
-    if mods_raw is None:
-        mods_raw = []
-    if not isinstance(mods_raw, list):
-        problems.append(f"{where}.modifiers: must be a list of two-character modifiers")
-        mods: tuple[str, ...] = ()
-    else:
-        out = []
-        for j, m in enumerate(mods_raw):
-            if not isinstance(m, str) or not MODIFIER_RE.match(m.strip().upper()):
-                problems.append(f"{where}.modifiers[{j}]: must be a two-character modifier")
+    mods_raw = get("modifiers")
+    mods: tuple[str, ...] = ()
+    if mods_raw:
+        if type(mods_raw) is not list:
+            bad.append("modifiers: must be a list of two-character modifiers")
+        else:
+            norm = _norm_mods(mods_raw)
+            if norm is None:
+                for j, m in enumerate(mods_raw):
+                    if type(m) is not str or not MODIFIER_RE.match(m.strip().upper()):
+                        bad.append(f"modifiers[{j}]: must be a two-character modifier")
             else:
-                out.append(m.strip().upper())
-        mods = tuple(out)
-    dos = raw.get("date_of_service", default_date)
+                mods = norm
+    dos = get("date_of_service", default_date)
     if dos is None:
-        problems.append(f"{where}.date_of_service: missing (YYYY-MM-DD)")
+        bad.append("date_of_service: missing (YYYY-MM-DD)")
         dos = ""
-    elif not isinstance(dos, str) or not valid_date(dos):
-        problems.append(f"{where}.date_of_service: must be a real date written YYYY-MM-DD")
+    elif not _date_ok(dos):
+        bad.append("date_of_service: must be a real date written YYYY-MM-DD")
         dos = ""
-    minutes = raw.get("minutes")
-    if minutes is not None:
+    minutes = get("minutes")
+    if minutes is not None and (type(minutes) is not int or not 0 <= minutes <= MAX_MINUTES):
         minutes = _whole(minutes)
-        if minutes is None or minutes < 0 or minutes > MAX_MINUTES:
-            problems.append(f"{where}.minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
+        if minutes is None or not 0 <= minutes <= MAX_MINUTES:
+            bad.append(f"minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
             minutes = None
-    units = raw.get("units")
-    if units is not None:
+    units = get("units")
+    if units is not None and (type(units) is not int or units < 0):
         units = _whole(units)
         if units is None or units < 0:
-            problems.append(f"{where}.units: must be a whole number, 0 or more")
+            bad.append("units: must be a whole number, 0 or more")
             units = None
-    pointers_raw = raw.get("diagnosis_pointers", [])
+    pointers_raw = get("diagnosis_pointers")
     pointers: tuple[int, ...] = ()
     if pointers_raw:
-        if not isinstance(pointers_raw, list) or any(_whole(p) is None or not 1 <= _whole(p) <= 12 for p in pointers_raw):
-            problems.append(f"{where}.diagnosis_pointers: must be a list of numbers from 1 to 12")
+        if type(pointers_raw) is not list or any(_whole(p) is None or not 1 <= _whole(p) <= 12 for p in pointers_raw):
+            bad.append("diagnosis_pointers: must be a list of numbers from 1 to 12")
         else:
-            pointers = tuple(_whole(p) for p in pointers_raw)
-    body_region = raw.get("body_region")
-    if body_region is not None and not isinstance(body_region, str):
-        problems.append(f"{where}.body_region: must be text")
+            pointers = tuple(pointers_raw) if all(type(p) is int for p in pointers_raw) else \
+                tuple(_whole(p) for p in pointers_raw)
+    body_region = get("body_region")
+    if body_region is not None and type(body_region) is not str:
+        bad.append("body_region: must be text")
         body_region = None
-    start, end = raw.get("start_time"), raw.get("end_time")
+    start, end = get("start_time"), get("end_time")
     span = None
-    for name, value in (("start_time", start), ("end_time", end)):
-        if value is not None and (not isinstance(value, str) or not TIME_RE.match(value)):
-            problems.append(f"{where}.{name}: must be a time written HH:MM (24-hour)")
-    if isinstance(start, str) and isinstance(end, str):
-        span = _minutes_between(start, end)
-        if span is not None and span < 0:
-            problems.append(f"{where}.end_time: is before start_time")
-            span = None
-    extra = {k: v for k, v in raw.items() if k not in LINE_FIELDS}
+    if start is not None or end is not None:
+        for name, value in (("start_time", start), ("end_time", end)):
+            if value is not None and (type(value) is not str or not TIME_RE.match(value)):
+                bad.append(f"{name}: must be a time written HH:MM (24-hour)")
+        if type(start) is str and type(end) is str:
+            span = _minutes_between(start, end)
+            if span is not None and span < 0:
+                bad.append("end_time: is before start_time")
+                span = None
+        start = start if type(start) is str else None
+        end = end if type(end) is str else None
+    extra = {} if raw.keys() <= LINE_FIELDS else {k: v for k, v in raw.items() if k not in LINE_FIELDS}
     if extra:
         techniques = extra.get("techniques")
-        if techniques is not None and (not isinstance(techniques, list) or not all(isinstance(t, str) for t in techniques)):
-            problems.append(f"{where}.techniques: must be a list of text")
+        if techniques is not None and (type(techniques) is not list or not all(type(t) is str for t in techniques)):
+            bad.append("techniques: must be a list of text")
         am = extra.get("assistant_minutes")
         if am is not None and (_whole(am) is None or not 0 <= _whole(am) <= MAX_MINUTES):
-            problems.append(f"{where}.assistant_minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
-    return Line(
-        line=line_no, code=code, modifiers=mods, date_of_service=dos, minutes=minutes, units=units,
-        diagnosis_pointers=pointers, body_region=body_region,
-        start_time=start if isinstance(start, str) else None,
-        end_time=end if isinstance(end, str) else None,
-        minutes_from_times=span, extra=extra,
-    )
+            bad.append(f"assistant_minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
+    if bad:
+        problems.extend(f"lines[{position}].{b}" for b in bad)
+    return Line(line_no, code, mods, dos, minutes, units, pointers, body_region, start, end, span, extra)
 
 
 def parse_claim(raw: Any) -> Claim:

@@ -13,6 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+import orjson
+
 from . import __version__
 from .engine import Engine, error_result
 from .fixes import fix_claim
@@ -29,11 +31,16 @@ class UsageError(Exception):
 
 
 def dump(result: Result, extra: dict | None = None) -> str:
-    """One result as one JSON line; the same input always gives the same bytes."""
+    """One result as one JSON line (text); the same input always gives the same bytes."""
+    return dump_bytes(result, extra).decode("utf-8")
+
+
+def dump_bytes(result: Result, extra: dict | None = None) -> bytes:
+    """One result as compact UTF-8 JSON, without the newline."""
     d = result.to_dict()
     if extra:
         d.update(extra)
-    return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(d)
 
 
 def _engine(args: argparse.Namespace) -> Engine:
@@ -70,6 +77,7 @@ def _s(v: Any) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     engine = _engine(args)
     out = sys.stdout
+    bout = sys.stdout.buffer
     failed = total = 0
     try:
         records = read_claims(args.file)
@@ -94,7 +102,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                               f"{len(extra['fixes_left'])} left for a person):\n"
                               f"  {json.dumps(extra['fixed_claim'], ensure_ascii=False)}\n\n")
             else:
-                out.write(dump(result, extra) + "\n")
+                bout.write(dump_bytes(result, extra) + b"\n")
     except BrokenPipeError:
         raise
     except OSError as exc:

@@ -18,9 +18,11 @@ SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Line:
-    """One service line of a claim, as submitted."""
+    """One service line of a claim, as submitted. Read-only by convention: plugins and
+    threads share it. (Not frozen: a frozen dataclass costs a setattr call per field,
+    and lines are built once per claim line.)"""
 
     line: int
     code: str
@@ -43,9 +45,9 @@ class Line:
         return self.minutes if self.minutes is not None else self.minutes_from_times
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Claim:
-    """A professional claim for therapy services."""
+    """A professional claim for therapy services. Read-only by convention, like Line."""
 
     claim_id: str
     payer: str | None
@@ -56,7 +58,7 @@ class Claim:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimedLine:
     """A timed line as a unit method sees it: minutes resolved, unit length from the policy."""
 

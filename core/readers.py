@@ -2,17 +2,18 @@
 
 JSON lines are streamed, one claim at a time, so a file of any size runs in constant
 memory. A record that cannot be read yields a :class:`ReadError` in its place, so the
-caller can still write one result per input record.
+caller can still write one result per input record. Files are read as bytes and parsed
+with orjson (invalid UTF-8 is a malformed record, like any other).
 """
 
 from __future__ import annotations
 
-import io
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, BinaryIO, Iterator
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,16 @@ class ReadError:
     claim_id: str | None = None
 
 
-def _describe(exc: json.JSONDecodeError) -> str:
-    return f"malformed JSON ({exc.msg} at column {exc.colno})"
+def _describe(exc: orjson.JSONDecodeError) -> str:
+    # orjson's message can quote the document; keep only the kind of error and the column
+    kind = str(exc.msg).split(":")[0]
+    return f"malformed JSON ({kind} at column {exc.colno})"
 
 
-def open_input(path: str) -> TextIO:
+def open_input(path: str) -> BinaryIO:
     if path == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict")
-    return open(Path(path), encoding="utf-8", errors="strict")
+        return sys.stdin.buffer
+    return open(Path(path), "rb")
 
 
 def read_claims(path: str) -> Iterator[tuple[int, Any]]:
@@ -39,43 +42,44 @@ def read_claims(path: str) -> Iterator[tuple[int, Any]]:
     Raises OSError only when the file itself cannot be opened.
     """
     name = "<stdin>" if path == "-" else path
-    with open_input(path) as fh:
-        yield from iter_records(fh, name)
-
-
-def iter_records(fh: TextIO, name: str) -> Iterator[tuple[int, Any]]:
+    fh = open_input(path)
     try:
+        yield from iter_records(fh, name)
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+
+
+def _claim_or_error(value: Any, where: str) -> Any:
+    return value if isinstance(value, dict) else ReadError(f"{where}: a claim must be a JSON object")
+
+
+def iter_records(fh: BinaryIO, name: str, skip: int = 0) -> Iterator[tuple[int, Any]]:
+    """Records of an open binary file. ``skip``: records already done (batch --resume);
+    they are counted but not parsed."""
+    first = fh.readline()
+    lineno = 1
+    while first and not first.strip():
         first = fh.readline()
-        lineno = 1
-        while first and not first.strip():
-            first = fh.readline()
-            lineno += 1
-    except UnicodeDecodeError:
-        yield 1, ReadError(f"{name}: not UTF-8 text")
-        return
+        lineno += 1
     if not first:
         return
     try:
-        value = json.loads(first)
+        value = orjson.loads(first)
         one_line = True
-    except json.JSONDecodeError:
+    except orjson.JSONDecodeError:
         one_line = False
     if not one_line:
         # a pretty-printed object or array: the file is one JSON document
         try:
-            rest = fh.read()
-        except UnicodeDecodeError:
-            yield 1, ReadError(f"{name}: not UTF-8 text")
-            return
-        try:
-            value = json.loads(first + rest)
-        except json.JSONDecodeError as exc:
+            value = orjson.loads(first + fh.read())
+        except orjson.JSONDecodeError as exc:
             yield 1, ReadError(f"{name}:{exc.lineno + lineno - 1}: {_describe(exc)}")
             return
-        yield from _document(value, name)
+        yield from _document(value, name, skip)
         return
     if isinstance(value, list):
-        yield from _document(value, name)
+        yield from _document(value, name, skip)
         for extra in fh:
             if extra.strip():
                 yield len(value) + 1, ReadError(f"{name}: more text after the JSON array (not read)")
@@ -83,33 +87,31 @@ def iter_records(fh: TextIO, name: str) -> Iterator[tuple[int, Any]]:
         return
     # JSON lines: the first line was a complete record
     n = 1
-    yield n, value if isinstance(value, dict) else ReadError(f"{name}:{lineno}: a claim must be a JSON object")
-    while True:
-        try:
-            raw = fh.readline()
-        except UnicodeDecodeError:
-            n += 1
-            yield n, ReadError(f"{name}: line after {lineno}: not UTF-8 text; reading stopped")
-            return
-        if not raw:
-            return
+    if n > skip:
+        yield n, _claim_or_error(value, f"{name}:{lineno}")
+    loads = orjson.loads
+    for raw in fh:
         lineno += 1
         if not raw.strip():
             continue
         n += 1
+        if n <= skip:
+            continue
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            value = loads(raw)
+        except orjson.JSONDecodeError as exc:
             yield n, ReadError(f"{name}:{lineno}: {_describe(exc)}")
             continue
-        yield n, value if isinstance(value, dict) else ReadError(f"{name}:{lineno}: a claim must be a JSON object")
+        yield n, value if type(value) is dict else _claim_or_error(value, f"{name}:{lineno}")
 
 
-def _document(value: Any, name: str) -> Iterator[tuple[int, Any]]:
+def _document(value: Any, name: str, skip: int = 0) -> Iterator[tuple[int, Any]]:
     if isinstance(value, dict):
-        yield 1, value
+        if skip < 1:
+            yield 1, value
     elif isinstance(value, list):
         for i, item in enumerate(value, start=1):
-            yield i, item if isinstance(item, dict) else ReadError(f"{name}: item {i} of the array: a claim must be a JSON object")
+            if i > skip:
+                yield i, _claim_or_error(item, f"{name}: item {i} of the array")
     else:
         yield 1, ReadError(f"{name}: expected a claim object, an array of claims, or JSON lines")
