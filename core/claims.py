@@ -102,6 +102,32 @@ def _norm_mods(mods_raw: list) -> tuple[str, ...] | None:
     return norm
 
 
+_PTRS: dict[tuple, tuple[int, ...]] = {}
+
+
+def _norm_pointers(raw: Any) -> tuple[int, ...] | None:
+    """Diagnosis pointers as a tuple of 1-12, or None if they are not that."""
+    if type(raw) is not list:
+        return None
+    try:
+        key = tuple(raw)
+        hit = _PTRS.get(key)
+    except TypeError:
+        return None
+    if hit is not None:
+        return hit
+    out = []
+    for p in raw:
+        w = _whole(p)
+        if w is None or not 1 <= w <= 12:
+            return None
+        out.append(w)
+    norm = tuple(out)
+    if len(_PTRS) < _CACHE_MAX:
+        _PTRS[key] = norm
+    return norm
+
+
 def _date_ok(text: Any) -> bool:
     if type(text) is not str:
         return False
@@ -164,11 +190,11 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
     pointers_raw = get("diagnosis_pointers")
     pointers: tuple[int, ...] = ()
     if pointers_raw:
-        if type(pointers_raw) is not list or any(_whole(p) is None or not 1 <= _whole(p) <= 12 for p in pointers_raw):
+        norm_ptrs = _norm_pointers(pointers_raw)
+        if norm_ptrs is None:
             bad.append("diagnosis_pointers: must be a list of numbers from 1 to 12")
         else:
-            pointers = tuple(pointers_raw) if all(type(p) is int for p in pointers_raw) else \
-                tuple(_whole(p) for p in pointers_raw)
+            pointers = norm_ptrs
     body_region = get("body_region")
     if body_region is not None and type(body_region) is not str:
         bad.append("body_region: must be text")
@@ -201,61 +227,62 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
 
 def parse_claim(raw: Any) -> Claim:
     """Validate and convert one claim; raise ClaimError listing every problem found."""
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise ClaimError("a claim must be a JSON object")
     problems: list[str] = []
-    claim_id = raw.get("claim_id")
-    if isinstance(claim_id, int) and not isinstance(claim_id, bool):
-        claim_id = str(claim_id)
-    if not isinstance(claim_id, str) or not claim_id.strip():
-        problems.append("claim_id: missing or not text")
-        claim_id = ""
-    payer = raw.get("payer")
-    if payer is not None and not isinstance(payer, str):
+    get = raw.get
+    claim_id = get("claim_id")
+    if type(claim_id) is not str or not claim_id.strip():
+        if type(claim_id) is int:
+            claim_id = str(claim_id)
+        else:
+            problems.append("claim_id: missing or not text")
+            claim_id = ""
+    payer = get("payer")
+    if payer is not None and type(payer) is not str:
         problems.append("payer: must be text")
         payer = None
-    default_date = raw.get("date_of_service")
-    if default_date is not None and (not isinstance(default_date, str) or not valid_date(default_date)):
+    default_date = get("date_of_service")
+    if default_date is not None and not _date_ok(default_date):
         problems.append("date_of_service: must be a real date written YYYY-MM-DD")
         default_date = None
-    lines_raw = raw.get("lines")
+    lines_raw = get("lines")
     lines: list[Line] = []
-    if not isinstance(lines_raw, list) or not lines_raw:
+    if type(lines_raw) is not list or not lines_raw:
         problems.append("lines: must be a non-empty list of service lines")
     else:
-        for i, item in enumerate(lines_raw, start=1):
-            ln = parse_line(item, i, default_date, problems)
+        position = 0
+        for item in lines_raw:
+            position += 1
+            ln = parse_line(item, position, default_date, problems)
             if ln is not None:
                 lines.append(ln)
-        seen: set[int] = set()
-        for ln in lines:
-            if ln.line in seen:
-                problems.append(f"lines: line number {ln.line} is used twice")
-            seen.add(ln.line)
-    for name in ("patient", "provider", "plan_of_care"):
-        if raw.get(name) is not None and not isinstance(raw.get(name), dict):
+        numbers = {ln.line for ln in lines}
+        if len(numbers) != len(lines):
+            seen: set[int] = set()
+            for ln in lines:
+                if ln.line in seen:
+                    problems.append(f"lines: line number {ln.line} is used twice")
+                seen.add(ln.line)
+    patient, provider, plan = get("patient"), get("provider"), get("plan_of_care")
+    for name, value in (("patient", patient), ("provider", provider), ("plan_of_care", plan)):
+        if value is not None and type(value) is not dict:
             problems.append(f"{name}: must be an object")
-    ytd = raw.get("patient", {}).get("therapy_ytd") if isinstance(raw.get("patient"), dict) else None
-    if ytd is not None and (not isinstance(ytd, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in ytd.values())):
+    ytd = patient.get("therapy_ytd") if type(patient) is dict else None
+    if ytd is not None and (type(ytd) is not dict or not all(
+            type(v) in (int, float) and v >= 0 for v in ytd.values())):
         problems.append("patient.therapy_ytd: must map pt_slp/ot to amounts of 0 or more")
-    diagnoses = raw.get("diagnoses", [])
-    if diagnoses is None:
-        diagnoses = []
-    if not isinstance(diagnoses, list) or not all(isinstance(d, str) for d in diagnoses):
-        problems.append("diagnoses: must be a list of ICD-10 codes")
-        diagnoses = []
+    diagnoses = get("diagnoses")
+    dx: tuple[str, ...] = ()
+    if diagnoses:
+        if type(diagnoses) is not list or not all(type(d) is str for d in diagnoses):
+            problems.append("diagnoses: must be a list of ICD-10 codes")
+        else:
+            dx = tuple(d.strip().upper() for d in diagnoses)
     if problems:
         shown = problems[:10]
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ClaimError("; ".join(shown) + more)
-    extra = {k: v for k, v in raw.items() if k not in CLAIM_FIELDS}
-    return Claim(
-        claim_id=claim_id,
-        payer=payer,
-        lines=tuple(lines),
-        patient=raw.get("patient") if isinstance(raw.get("patient"), dict) else None,
-        provider=raw.get("provider") if isinstance(raw.get("provider"), dict) else None,
-        diagnoses=tuple(d.strip().upper() for d in diagnoses),
-        extra=extra,
-    )
+    extra = {} if raw.keys() <= CLAIM_FIELDS else {k: v for k, v in raw.items() if k not in CLAIM_FIELDS}
+    return Claim(claim_id, payer, tuple(lines), patient if type(patient) is dict else None,
+                 provider if type(provider) is dict else None, dx, extra)

@@ -134,7 +134,7 @@ def cmd_units(args: argparse.Namespace) -> int:
             for code, m in services
         ],
     }
-    result = engine.evaluate(claim)
+    result = engine.evaluate(claim, explain=True)
     if result.status == "error":
         sys.stderr.write(f"payer-rules: {result.error}\n")
         return EXIT_USAGE

@@ -19,6 +19,7 @@ from .models import (
     Allocation, Claim, Edit, LineResult, Result, SEVERITY_RANK, TimedLine, UnitDecision, status_for,
 )
 from .plugin_manager import PluginError, Plugins, load_plugins
+from .units import EXPLAIN
 from .policy import PolicyError, PolicySet, PolicyVersion, bundled_dir, read_policies, suggest
 from .yaml_source import SourceError
 
@@ -88,14 +89,15 @@ class Engine:
             foreign = [pm.get_plugin(n) for n in sorted(scoped) if n not in v.plugins]
             own = set(v.plugins)
             not_own = [p for n, p in pm.list_name_plugin() if n not in own]
+            bind = self.plugins.bind
             v.hooks = _Hooks(
-                compute_units_payer=pm.subset_hook_caller("compute_units", not_own),
-                compute_units_global=pm.subset_hook_caller("compute_units", [pm.get_plugin(n) for n in sorted(scoped)]),
-                check_claim=pm.subset_hook_caller("check_claim", foreign),
-                adjust_result=pm.subset_hook_caller("adjust_result", foreign),
+                compute_units_payer=bind("compute_units", not_own),
+                compute_units_global=bind("compute_units", [pm.get_plugin(n) for n in sorted(scoped)]),
+                check_claim=bind("check_claim", foreign),
+                adjust_result=bind("adjust_result", foreign),
             )
             try:
-                pm.subset_hook_caller("prepare_policy", foreign)(policy=v, base_dir=Path(v.path).parent)
+                bind("prepare_policy", foreign)(policy=v, base_dir=Path(v.path).parent)
             except PolicyError as exc:
                 problems.extend(exc.problems)
             except SourceError as exc:  # a table file named by the policy
@@ -141,9 +143,18 @@ class Engine:
         return out
 
     # -- claims ---------------------------------------------------------------------
-    def evaluate(self, claim: Claim | dict[str, Any], payer: str | None = None) -> Result:
+    def evaluate(self, claim: Claim | dict[str, Any], payer: str | None = None, *, explain: bool = False) -> Result:
         """Evaluate one claim (a Claim or its JSON dict). Never raises for bad input:
-        a claim that cannot be evaluated gets a Result with status ``error``."""
+        a claim that cannot be evaluated gets a Result with status ``error``.
+
+        ``explain=True`` also fills ``result.steps`` with the unit allocation step by step.
+        """
+        if explain:
+            token = EXPLAIN.set(True)
+            try:
+                return self.evaluate(claim, payer)
+            finally:
+                EXPLAIN.reset(token)
         policies = self._policies  # one read: a concurrent reload does not affect this claim
         try:
             c = claim if isinstance(claim, Claim) else parse_claim(claim)
@@ -272,17 +283,17 @@ def _edit_key(e: Edit) -> tuple:
 def finish_edits(edits: list[Edit], v: PolicyVersion) -> list[Edit]:
     """Apply the policy's severity overrides and denial codes; drop edits set to off."""
     out = []
+    outcome = v.edit_outcome
     for e in edits:
-        if not isinstance(e, Edit):
+        if type(e) is not Edit:
             raise PluginError("a check_claim hook returned something other than a list of Edit")
-        sev = v.severity_for(e.rule, e.category, e.severity)
-        if sev == "off":
-            continue
-        e.severity = sev
-        if e.carc is None:
-            d = v.denial(e.rule, e.category)
-            if d:
-                e.group, e.carc, e.rarc = d["group"], d["carc"], d["rarc"]
+        sev, denial = outcome(e.rule, e.category)
+        if sev is not None:
+            if sev == "off":
+                continue
+            e.severity = sev
+        if denial is not None and e.carc is None:
+            e.group, e.carc, e.rarc = denial["group"], denial["carc"], denial["rarc"]
         out.append(e)
     out.sort(key=_edit_key)
     return out

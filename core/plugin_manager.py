@@ -42,12 +42,57 @@ class Plugins:
 
     pm: pluggy.PluginManager
     unit_methods: dict[str, UnitMethod] = field(default_factory=dict)
+    traced: bool = False
+
+    def bind(self, name: str, remove: list[Any]) -> "BoundHook":
+        """Hook ``name`` restricted to the plugins not in ``remove``, resolved once."""
+        caller = self.pm.subset_hook_caller(name, remove)
+        return BoundHook(caller, direct=not self.traced)
 
     def names(self) -> list[str]:
         return sorted(name for name, _ in self.pm.list_name_plugin() if name)
 
     def plugin(self, name: str) -> Any:
         return self.pm.get_plugin(name)
+
+
+class BoundHook:
+    """One hook resolved for one policy version when the policy loads.
+
+    pluggy resolves a hook's implementations, their order (tryfirst, trylast, newest
+    first) and their argument names on every call. Those do not change once an Engine
+    is built, so the per-claim path calls the implementations directly, in pluggy's
+    order and with pluggy's semantics (None results skipped; the first result wins for
+    ``firstresult`` hooks). With ``PAYER_RULES_TRACE`` set, or when a plugin wraps the
+    hook, calls go through pluggy's own caller so its monitoring sees every one.
+    """
+
+    __slots__ = ("caller", "calls", "direct", "firstresult", "plugins")
+
+    def __init__(self, caller: Any, direct: bool):
+        impls = caller.get_hookimpls()
+        self.caller = caller
+        self.firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
+        self.direct = direct and not any(i.hookwrapper or i.wrapper for i in impls)
+        self.calls = tuple((i.function, tuple(i.argnames)) for i in reversed(impls))
+        self.plugins = tuple(i.plugin_name for i in reversed(impls))
+
+    def __call__(self, **kwargs: Any) -> Any:
+        if not self.direct:
+            return self.caller(**kwargs)
+        if self.firstresult:
+            for fn, names in self.calls:
+                res = fn(*[kwargs[n] for n in names])
+                if res is not None:
+                    return res
+            return None
+        out = []
+        for fn, names in self.calls:
+            res = fn(*[kwargs[n] for n in names])
+            if res is not None:
+                out.append(res)
+        return out
+
 
 
 def _trace_writer(write: Callable[[str], Any]) -> tuple[Callable, Callable]:
@@ -83,10 +128,11 @@ def load_plugins(extra: list[tuple[str, Any]] | None = None, entry_point_group: 
         _register(pm, plugin, ep.name)
     for name, plugin in extra or []:
         _register(pm, plugin, name)
-    if os.environ.get(TRACE_ENV, "").strip() not in ("", "0"):
+    traced = os.environ.get(TRACE_ENV, "").strip() not in ("", "0")
+    if traced:
         before, after = _trace_writer(sys.stderr.write)
         pm.add_hookcall_monitoring(before, after)
-    plugins = Plugins(pm)
+    plugins = Plugins(pm, traced=traced)
 
     def register(name: str, compute: Callable, params_schema: dict | None = None, *, _plugin: str = "") -> None:
         if name in plugins.unit_methods:

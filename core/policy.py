@@ -142,7 +142,7 @@ class PolicyVersion:
     data: dict[str, Any] = field(default_factory=dict, repr=False)
     #: Hook callers restricted to the plugins that apply to this payer (set by the engine).
     hooks: Any = field(default=None, repr=False)
-    payer_hooks: Any = field(default=None, repr=False)
+    _outcomes: dict = field(default_factory=dict, repr=False)
 
     @property
     def ref(self) -> dict[str, str]:
@@ -160,6 +160,15 @@ class PolicyVersion:
     def severity_for(self, rule: str, category: str, default: str) -> str:
         return self.severity.get(rule) or self.severity.get(category) or default
 
+    def edit_outcome(self, rule: str, category: str) -> tuple[str | None, dict[str, Any] | None]:
+        """(severity override or None, denial codes or None) for an edit; memoised per rule."""
+        key = (rule, category)
+        hit = self._outcomes.get(key)
+        if hit is None:
+            hit = (self.severity.get(rule) or self.severity.get(category), self.denial(rule, category))
+            self._outcomes[key] = hit  # depends only on the policy: a race stores the same value
+        return hit
+
 
 class PolicySet:
     """Every loaded policy version, by payer, ready for date lookups. Immutable once built."""
@@ -172,6 +181,7 @@ class PolicySet:
             vs.sort(key=lambda v: v.effective_from)
         self.by_payer = by_payer
         self._starts = {p: [v.effective_from for v in vs] for p, vs in by_payer.items()}
+        self._chosen: dict[tuple[str, str], PolicyVersion | None] = {}
 
     def payers(self) -> list[str]:
         return sorted(self.by_payer)
@@ -181,6 +191,17 @@ class PolicySet:
 
     def select(self, payer: str, date: str) -> PolicyVersion | None:
         """The version of ``payer`` whose window covers ``date`` (windows never overlap)."""
+        key = (payer, date)
+        try:
+            return self._chosen[key]
+        except KeyError:
+            pass
+        found = self._select(payer, date)
+        if len(self._chosen) < 100_000:
+            self._chosen[key] = found  # same answer every time: a race only stores it twice
+        return found
+
+    def _select(self, payer: str, date: str) -> PolicyVersion | None:
         starts = self._starts.get(payer)
         if not starts:
             return None

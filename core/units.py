@@ -16,6 +16,7 @@ minutes, decides who gets a unit, the tie is reported.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable
 
@@ -49,6 +50,10 @@ COMMON_PARAMS_SCHEMA = {
 }
 DEFAULT_DISCIPLINES = {"GP": "PT", "GO": "OT", "GN": "SLP"}
 
+#: True while the engine evaluates with ``explain=True``: methods then also write the
+#: step-by-step ``Allocation.steps``. Off for batch work, where nobody reads them.
+EXPLAIN: ContextVar[bool] = ContextVar("payer_rules_explain", default=False)
+
 
 def midpoint(unit_minutes: int) -> int:
     """Minutes needed to attain the first unit: just past half the unit length.
@@ -78,7 +83,7 @@ def chart_range(units: int, unit_minutes: int = 15) -> str:
     return f"{low}-{low + unit_minutes - 1}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Service:
     """One service competing for units: a code (or a line of it) and its minutes."""
 
@@ -99,8 +104,35 @@ def allocate(services: list[Service], total_units: int) -> tuple[list[int], list
     """Give ``total_units`` to the heaviest candidate units of ``services``.
 
     Returns the units of each service (in input order) and a description of each tie
-    the fixed rule broke.
+    the fixed rule broke. Full units outrank every leftover, so when the total covers
+    them (always, but under a daily cap) only the leftovers need ranking; otherwise the
+    whole pool of candidates is ranked (:func:`allocate_pool`, the definition; a test
+    holds the two equal).
     """
+    fulls = [s.minutes // s.unit_minutes for s in services]
+    left = total_units - sum(fulls)
+    if left < 0:
+        return allocate_pool(services, total_units)
+    units = fulls
+    if left == 0:
+        return units, []
+    partials = []
+    for i, s in enumerate(services):
+        rest = s.minutes - fulls[i] * s.unit_minutes
+        if rest and rest >= s.partial_from:
+            partials.append((_rank(rest, s), rest, i))
+    if left >= len(partials):
+        for _, _, i in partials:
+            units[i] += 1
+        return units, []
+    partials.sort()
+    for _, _, i in partials[:left]:
+        units[i] += 1
+    return units, _ties(services, partials, left)
+
+
+def allocate_pool(services: list[Service], total_units: int) -> tuple[list[int], list[str]]:
+    """:func:`allocate` by ranking every candidate unit (full and leftover) in one pool."""
     pool: list[tuple[tuple, int, int]] = []  # (rank, weight, service index)
     for i, s in enumerate(services):
         full, rest = divmod(s.minutes, s.unit_minutes)
@@ -112,17 +144,20 @@ def allocate(services: list[Service], total_units: int) -> tuple[list[int], list
     units = [0] * len(services)
     for _, _, i in pool[:total_units]:
         units[i] += 1
-    ties: list[str] = []
-    if 0 < total_units < len(pool) and pool[total_units - 1][0][:2] == pool[total_units][0][:2]:
-        weight = pool[total_units][1]
-        won = sorted({services[i].label for _, w, i in pool[:total_units] if w == weight})
-        lost = sorted({services[i].label for _, w, i in pool[total_units:] if w == weight} - set(won))
-        if lost:
-            ties.append(
-                f"{', '.join(won + lost)} tie with {weight} minute(s) toward the last unit; "
-                f"it goes to {', '.join(won)} by the fixed rule ({TIE_RULE})"
-            )
-    return units, ties
+    return units, _ties(services, pool, total_units)
+
+
+def _ties(services: list[Service], ranked: list[tuple[tuple, int, int]], taken: int) -> list[str]:
+    """The tie the fixed rule broke at the cut between ``taken`` and the rest, if any."""
+    if not 0 < taken < len(ranked) or ranked[taken - 1][0][:2] != ranked[taken][0][:2]:
+        return []
+    key, weight = ranked[taken][0][:2], ranked[taken][1]
+    won = sorted({services[i].label for r, _, i in ranked[:taken] if r[:2] == key})
+    lost = sorted({services[i].label for r, _, i in ranked[taken:] if r[:2] == key} - set(won))
+    if not lost:
+        return []
+    return [f"{', '.join(won + lost)} tie with {weight} minute(s) toward the last unit; "
+            f"it goes to {', '.join(won)} by the fixed rule ({TIE_RULE})"]
 
 
 def group_label(line: TimedLine, params: dict) -> str:
@@ -146,13 +181,14 @@ def allocate_days(
     *,
     method: str,
     source: str,
-    day_units: Callable[[list[Service]], tuple[int, str]],
+    day_units: Callable[[list[Service], bool], tuple[int, str]],
     partial_from: Callable[[int], int],
     needs_whole_day: bool,
 ) -> Allocation:
     """Allocate units per date of service and discipline group.
 
-    ``day_units(services)`` returns the units the group earns and a sentence saying why;
+    ``day_units(services, explain)`` returns the units the group earns and, when
+    ``explain``, a sentence saying why;
     ``partial_from(unit_minutes)`` is the smallest leftover that may earn a unit.
     ``needs_whole_day``: one line without minutes makes the whole group unverifiable
     (true for methods whose units depend on the day's total).
@@ -160,9 +196,16 @@ def allocate_days(
     decisions: dict[int, UnitDecision] = {}
     steps: list[str] = []
     ties: list[str] = []
+    explain = EXPLAIN.get()
     groups: dict[tuple[str, str], list[TimedLine]] = {}
+    by_discipline = params.get("discipline_grouping", "combined") == "by_discipline"
     for tl in lines:
-        groups.setdefault((tl.line.date_of_service, group_label(tl, params)), []).append(tl)
+        key = (tl.line.date_of_service, group_label(tl, params) if by_discipline else "")
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [tl]
+        else:
+            group.append(tl)
     cap = params.get("max_units_per_day")
     for (dos, label), members in sorted(groups.items()):
         head = f"{dos}{' ' + label if label else ''}"
@@ -177,8 +220,9 @@ def allocate_days(
                 else:
                     continue
                 decisions[tl.line.line] = UnitDecision(None, why)
-            steps.append(f"{head}: line(s) {', '.join(map(str, missing))} have no minutes; "
-                         + ("the group cannot be verified" if needs_whole_day else "those lines cannot be verified"))
+            if explain:
+                steps.append(f"{head}: line(s) {', '.join(map(str, missing))} have no minutes; "
+                             + ("the group cannot be verified" if needs_whole_day else "those lines cannot be verified"))
             members = [tl for tl in members if tl.minutes is not None]
             if needs_whole_day or not members:
                 continue
@@ -191,28 +235,33 @@ def allocate_days(
                     partial_from(tls[0].unit_minutes), code, min(t.line.line for t in tls))
             for code, tls in by_code.items()
         ]
-        total, why_total = day_units(services)
-        sum_line = " + ".join(f"{s.code} {s.minutes} min" for s in services)
-        steps.append(f"{head}: {sum_line} = {sum(s.minutes for s in services)} timed minutes; {why_total}")
+        total, why_total = day_units(services, explain)
+        day_minutes = sum(s.minutes for s in services)
+        if explain:
+            sum_line = " + ".join(f"{s.code} {s.minutes} min" for s in services)
+            steps.append(f"{head}: {sum_line} = {day_minutes} timed minutes; {why_total}")
         if cap is not None and total > cap:
-            steps.append(f"{head}: capped at {cap} units per day by the policy (was {total})")
+            if explain:
+                steps.append(f"{head}: capped at {cap} units per day by the policy (was {total})")
             total = cap
         units, group_ties = allocate(services, total)
-        ties.extend(f"{head}: {t}" for t in group_ties)
-        full_parts, extra_parts = [], []
-        for s, u in zip(services, units):
-            full = min(u, s.minutes // s.unit_minutes)
-            if full:
-                full_parts.append(f"{s.code} {full}")
-            if u > full:
-                extra_parts.append(f"{s.code} ({s.minutes - full * s.unit_minutes} min left)")
-        steps.append(f"{head}: full units first: {', '.join(full_parts) or 'none'}; "
-                     f"then by most remaining minutes: {', '.join(extra_parts) or 'none'}")
-        steps.append(f"{head}: result: " + ", ".join(f"{s.code} x{u}" for s, u in zip(services, units)))
+        if group_ties:
+            ties.extend(f"{head}: {t}" for t in group_ties)
+        if explain:
+            full_parts, extra_parts = [], []
+            for s, u in zip(services, units):
+                full = min(u, s.minutes // s.unit_minutes)
+                if full:
+                    full_parts.append(f"{s.code} {full}")
+                if u > full:
+                    extra_parts.append(f"{s.code} ({s.minutes - full * s.unit_minutes} min left)")
+            steps.append(f"{head}: full units first: {', '.join(full_parts) or 'none'}; "
+                         f"then by most remaining minutes: {', '.join(extra_parts) or 'none'}")
+            steps.append(f"{head}: result: " + ", ".join(f"{s.code} x{u}" for s, u in zip(services, units)))
         for s, u in zip(services, units):
             tls = by_code[s.code]
             full = min(u, s.minutes // s.unit_minutes)
-            why = (f"{s.code}: {s.minutes} of {sum(x.minutes for x in services)} timed minutes on {head} "
+            why = (f"{s.code}: {s.minutes} of {day_minutes} timed minutes on {head} "
                    f"-> {_plural(u, 'unit')} ({method})")
             if u > full:
                 why += f": {full} full, +1 for {s.minutes - full * s.unit_minutes} remaining minutes"

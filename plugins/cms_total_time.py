@@ -18,16 +18,21 @@ from payer_rules.units import COMMON_PARAMS_SCHEMA, allocate_days, chart_range, 
 NAME = "cms_total_time"
 
 
-def _day_units(services):
-    quarter = [s for s in services if s.unit_minutes == 15]
-    other = [s for s in services if s.unit_minutes != 15]
-    total_minutes = sum(s.minutes for s in quarter)
+def _day_units(services, explain):
+    total_minutes = 0
+    other = []
+    for s in services:
+        if s.unit_minutes == 15:
+            total_minutes += s.minutes
+        else:
+            other.append(s)
     units = units_for_minutes(total_minutes, 15)
-    why = f"{total_minutes} min earn {units} unit(s) (chart: {chart_range(units)} min = {units})"
+    why = f"{total_minutes} min earn {units} unit(s) (chart: {chart_range(units)} min = {units})" if explain else ""
     for s in other:
         u = units_for_minutes(s.minutes, s.unit_minutes)
         units += u
-        why += f"; {s.code} ({s.unit_minutes}-minute unit) counted on its own by the midpoint rule: {u}"
+        if explain:
+            why += f"; {s.code} ({s.unit_minutes}-minute unit) counted on its own by the midpoint rule: {u}"
     return units, why
 
 

@@ -14,13 +14,12 @@ from payer_rules.units import COMMON_PARAMS_SCHEMA, allocate_days, midpoint, uni
 NAME = "per_code_midpoint"
 
 
-def _day_units(services):
-    parts = []
-    total = 0
-    for s in services:
-        u = units_for_minutes(s.minutes, s.unit_minutes)
-        total += u
-        parts.append(f"{s.code} {s.minutes} min -> {u} (midpoint {midpoint(s.unit_minutes)} of {s.unit_minutes})")
+def _day_units(services, explain):
+    total = sum(units_for_minutes(s.minutes, s.unit_minutes) for s in services)
+    if not explain:
+        return total, ""
+    parts = [f"{s.code} {s.minutes} min -> {units_for_minutes(s.minutes, s.unit_minutes)} "
+             f"(midpoint {midpoint(s.unit_minutes)} of {s.unit_minutes})" for s in services]
     return total, "each code on its own: " + "; ".join(parts)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from payer_rules.units import Service, allocate, chart_range, midpoint, units_for_minutes
+from payer_rules.units import Service, allocate, allocate_pool, chart_range, midpoint, units_for_minutes
 
 from conftest import claim, rules_of, units_of
 
@@ -214,3 +214,11 @@ def test_property_allocate_respects_total_and_full_units(items, total):
     if total >= sum(m // u for m, u in items):
         for (m, u), got in zip(items, units):
             assert got >= m // u
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 90), st.sampled_from([15, 30]), st.sampled_from([1, 8, 16])),
+                min_size=1, max_size=6), st.integers(0, 14))
+def test_property_fast_allocate_equals_pool(items, total):
+    ss = [Service(f"C{i % 3}{i}", m, unit, partial, f"C{i % 3}", i) for i, (m, unit, partial) in enumerate(items)]
+    assert allocate(ss, total) == allocate_pool(ss, total)
