@@ -25,8 +25,8 @@ from .yaml_source import SourceError
 
 CORE = "payer_rules.core"
 DEBUG_ENV = "PAYER_RULES_DEBUG"
-UNTIMED_WHY = "untimed code: 1 unit per line whatever the time; its minutes never count toward timed units"
-UNKNOWN_WHY = "code is neither timed nor untimed in this policy: units not computed"
+UNTIMED = UnitDecision(1, "untimed code: 1 unit per line whatever the time; its minutes never count toward timed units")
+UNKNOWN = UnitDecision(None, "code is neither timed nor untimed in this policy: units not computed")
 
 
 @dataclass(frozen=True)
@@ -225,52 +225,49 @@ class Engine:
         decisions: dict[int, UnitDecision] = {}
         sources: dict[int, str] = {}
         timed: list[TimedLine] = []
+        timed_codes, untimed = v.timed, v.untimed
         for ln in claim.lines:
-            unit_len = v.timed.get(ln.code)
+            unit_len = timed_codes.get(ln.code)
             if unit_len is not None:
-                timed.append(TimedLine(ln, ln.timed_minutes, unit_len))
-            elif ln.code in v.untimed:
-                decisions[ln.line] = UnitDecision(1, UNTIMED_WHY)
-                sources[ln.line] = CORE
+                timed.append(TimedLine(ln, ln.minutes if ln.minutes is not None else ln.minutes_from_times, unit_len))
             else:
-                decisions[ln.line] = UnitDecision(None, UNKNOWN_WHY)
+                decisions[ln.line] = UNTIMED if ln.code in untimed else UNKNOWN
                 sources[ln.line] = CORE
         steps: list[str] = []
         ties: list[str] = []
         method = v.unit_method
         source = CORE
         if timed:
-            alloc = hooks.compute_units_payer(claim=claim, policy=v, lines=timed)
-            if alloc is None:
+            alloc = None
+            if hooks.compute_units_payer:
+                alloc = hooks.compute_units_payer(claim=claim, policy=v, lines=timed)
+            if alloc is None and hooks.compute_units_global:
                 alloc = hooks.compute_units_global(claim=claim, policy=v, lines=timed)
             if alloc is None:
-                alloc = self.plugins.unit_methods[v.unit_method].compute(timed, v.unit_params)
-            if not isinstance(alloc, Allocation) or not alloc.source:
+                alloc = self.plugins.unit_methods[method].compute(timed, v.unit_params)
+            if type(alloc) is not Allocation or not alloc.source:
                 raise PluginError("a compute_units hook returned something other than an Allocation with a source")
             method, source, steps, ties = alloc.method, alloc.source, alloc.steps, alloc.ties
+            got = alloc.decisions
             for tl in timed:
                 n = tl.line.line
-                decisions[n] = alloc.decisions.get(n) or UnitDecision(None, f"{alloc.source} gave no units for this line")
-                sources[n] = alloc.source
-        allocation = Allocation(source=source, method=method, decisions=decisions, steps=steps, ties=ties)
+                decisions[n] = got.get(n) or UnitDecision(None, f"{source} gave no units for this line")
+                sources[n] = source
+        allocation = Allocation(source, method, decisions, steps, ties)
         edits: list[Edit] = []
         for contributed in hooks.check_claim(claim=claim, policy=v, allocation=allocation):
             if contributed:
                 edits.extend(contributed)
-        edits = finish_edits(edits, v)
-        lines = [
-            LineResult(
-                line=ln.line, code=ln.code, minutes=ln.timed_minutes, billed_units=ln.units,
-                units=decisions[ln.line].units, explanation=decisions[ln.line].explanation,
-                source=sources[ln.line], policy_version=v.version,
-            )
-            for ln in claim.lines
-        ]
-        result = Result(
-            claim_id=claim.claim_id, payer=payer, policy=v.ref, status="pass",
-            lines=lines, edits=edits, ties=list(ties), steps=list(steps),
-        )
-        hooks.adjust_result(result=result, claim=claim, policy=v)
+        version = v.version
+        lines = []
+        for ln in claim.lines:
+            d = decisions[ln.line]
+            lines.append(LineResult(ln.line, ln.code, ln.minutes if ln.minutes is not None else ln.minutes_from_times,
+                                    ln.units, d.units, d.explanation, sources[ln.line], version))
+        result = Result(claim.claim_id, payer, {"id": v.payer, "version": version}, "pass", lines,
+                        finish_edits(edits, v), list(ties), steps=list(steps))
+        if hooks.adjust_result:
+            hooks.adjust_result(result=result, claim=claim, policy=v)
         result.edits.sort(key=_edit_key)
         result.status = status_for(result.edits)
         return result
@@ -295,7 +292,6 @@ def finish_edits(edits: list[Edit], v: PolicyVersion) -> list[Edit]:
         if denial is not None and e.carc is None:
             e.group, e.carc, e.rarc = denial["group"], denial["carc"], denial["rarc"]
         out.append(e)
-    out.sort(key=_edit_key)
     return out
 
 

@@ -77,6 +77,10 @@ class BoundHook:
         self.calls = tuple((i.function, tuple(i.argnames)) for i in reversed(impls))
         self.plugins = tuple(i.plugin_name for i in reversed(impls))
 
+    def __bool__(self) -> bool:
+        """False when no plugin implements the hook for this policy: callers may skip it."""
+        return bool(self.calls)
+
     def __call__(self, **kwargs: Any) -> Any:
         if not self.direct:
             return self.caller(**kwargs)

@@ -235,7 +235,12 @@ class PtpTable:
         j = self.code_id.get(column2)
         if i is None or j is None:
             return None
-        ks = self._rows_of(i).get(j)
+        return self.lookup_ids(i, j, dos)
+
+    def lookup_ids(self, i: int, j: int, dos: int) -> PtpRow | None:
+        """:meth:`lookup` for codes already turned into ids (``code_id``)."""
+        hot = self._hot.get(i)
+        ks = (hot if hot is not None else self._rows_of(i)).get(j)
         if not ks:
             return None
         for k in reversed(ks):  # latest effective first

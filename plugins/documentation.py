@@ -23,23 +23,68 @@ def _mins(t: str) -> int:
 
 
 @hookimpl
-def check_claim(claim, policy, allocation):
+def prepare_policy(policy, base_dir):
     cfg = policy.settings.get("documentation")
     if not cfg:
+        return
+    tech = cfg.get("techniques") or {}
+    poc = cfg.get("plan_of_care") or {}
+    policy.data[SOURCE] = {
+        "time": cfg.get("time"),
+        "overlap": cfg.get("overlap"),
+        "pointer": cfg.get("diagnosis_pointer"),
+        "tech_codes": frozenset(tech.get("codes", [])),
+        "tech_severity": tech.get("severity", "warning"),
+        "tech_examples": ", ".join(tech.get("examples", [])[:3]),
+        "poc_prefixes": tuple(p.upper() for p in poc.get("diagnosis_prefixes", [])),
+        "poc_severity": poc.get("severity", "warning"),
+    }
+
+
+@hookimpl
+def check_claim(claim, policy, allocation):
+    cfg = policy.data.get(SOURCE)
+    if cfg is None:
         return []
     edits = []
-    timed = [ln for ln in claim.lines if ln.code in policy.timed]
-    if "time" in cfg:
-        for ln in timed:
-            if ln.minutes is None and ln.minutes_from_times is None:
-                edits.append(Edit(rule="doc.time_missing", category="documentation", severity=cfg["time"],
+    timed_codes = policy.timed
+    time_sev, pointer_sev, tech_codes = cfg["time"], cfg["pointer"], cfg["tech_codes"]
+    n_dx = len(claim.diagnoses)
+    blocks = []
+    for ln in claim.lines:
+        timed = ln.code in timed_codes
+        if timed:
+            if ln.start_time and ln.end_time:
+                blocks.append((ln.date_of_service, _mins(ln.start_time), _mins(ln.end_time), ln.line, ln.code))
+            elif time_sev and ln.minutes is None:
+                edits.append(Edit(rule="doc.time_missing", category="documentation", severity=time_sev,
                                   lines=(ln.line,), source=SOURCE,
                                   message=f"line {ln.line} {ln.code}: timed service without minutes or start/end "
                                           "times; the time defends the units in an audit"))
-    if "overlap" in cfg:
-        blocks = sorted(
-            ((ln.date_of_service, _mins(ln.start_time), _mins(ln.end_time), ln.line, ln.code)
-             for ln in timed if ln.start_time and ln.end_time), key=lambda b: b[:4])
+        if pointer_sev:
+            if not ln.diagnosis_pointers:
+                edits.append(Edit(rule="doc.diagnosis_pointer", category="documentation", severity=pointer_sev,
+                                  lines=(ln.line,), source=SOURCE,
+                                  message=f"line {ln.line} {ln.code}: no diagnosis pointer links the service to "
+                                          "a diagnosis"))
+            elif max(ln.diagnosis_pointers) > n_dx:
+                edits.append(Edit(rule="doc.diagnosis_pointer", category="documentation", severity=pointer_sev,
+                                  lines=(ln.line,), source=SOURCE,
+                                  message=f"line {ln.line} {ln.code}: a diagnosis pointer points past the "
+                                          f"claim's {n_dx} diagnoses"))
+        if ln.code in tech_codes:
+            missing = []
+            techniques = ln.extra.get("techniques")
+            if not techniques:
+                missing.append(f"the techniques used (e.g. {cfg['tech_examples']})")
+            if not ln.body_region:
+                missing.append("the body region treated")
+            if missing:
+                edits.append(Edit(rule="doc.techniques", category="documentation", severity=cfg["tech_severity"],
+                                  lines=(ln.line,), source=SOURCE,
+                                  message=f"line {ln.line} {ln.code}: document {' and '.join(missing)}"))
+    if len(blocks) > 1 and cfg["overlap"]:
+        blocks.sort()
         for i, a in enumerate(blocks):
             for b in blocks[i + 1:]:
                 if b[0] != a[0] or b[1] >= a[2]:
@@ -49,42 +94,11 @@ def check_claim(claim, policy, allocation):
                                   message=(f"lines {a[3]} {a[4]} and {b[3]} {b[4]}: time blocks overlap by "
                                            f"{min(a[2], b[2]) - b[1]} minutes; one-on-one minutes cannot be "
                                            "claimed twice")))
-    if "diagnosis_pointer" in cfg:
-        for ln in claim.lines:
-            if not ln.diagnosis_pointers:
-                edits.append(Edit(rule="doc.diagnosis_pointer", category="documentation",
-                                  severity=cfg["diagnosis_pointer"], lines=(ln.line,), source=SOURCE,
-                                  message=f"line {ln.line} {ln.code}: no diagnosis pointer links the service to "
-                                          "a diagnosis"))
-            elif any(p > len(claim.diagnoses) for p in ln.diagnosis_pointers):
-                edits.append(Edit(rule="doc.diagnosis_pointer", category="documentation",
-                                  severity=cfg["diagnosis_pointer"], lines=(ln.line,), source=SOURCE,
-                                  message=f"line {ln.line} {ln.code}: a diagnosis pointer points past the "
-                                          f"claim's {len(claim.diagnoses)} diagnoses"))
-    tech = cfg.get("techniques")
-    if tech:
-        codes = set(tech["codes"])
-        for ln in claim.lines:
-            if ln.code not in codes:
-                continue
-            missing = []
-            techniques = ln.extra.get("techniques")
-            if not techniques or not isinstance(techniques, list):
-                missing.append(f"the techniques used (e.g. {', '.join(tech.get('examples', [])[:3])})")
-            if not ln.body_region:
-                missing.append("the body region treated")
-            if missing:
-                edits.append(Edit(rule="doc.techniques", category="documentation", severity=tech.get("severity", "warning"),
-                                  lines=(ln.line,), source=SOURCE,
-                                  message=f"line {ln.line} {ln.code}: document {' and '.join(missing)}"))
-    poc = cfg.get("plan_of_care")
-    if poc:
-        prefixes = tuple(p.upper() for p in poc["diagnosis_prefixes"])
-        hit = [d for d in claim.diagnoses if d.startswith(prefixes)]
+    prefixes = cfg["poc_prefixes"]
+    if prefixes and any(d.startswith(prefixes) for d in claim.diagnoses):
         plan = claim.extra.get("plan_of_care")
-        goals = plan.get("goals") if isinstance(plan, dict) else None
-        if hit and not goals:
-            edits.append(Edit(rule="doc.plan_of_care", category="documentation", severity=poc.get("severity", "warning"),
+        if not (isinstance(plan, dict) and plan.get("goals")):
+            edits.append(Edit(rule="doc.plan_of_care", category="documentation", severity=cfg["poc_severity"],
                               lines=tuple(ln.line for ln in claim.lines), source=SOURCE,
                               message=("a diagnosis on this claim is one the payer watches (chronic pain): "
                                        "the plan of care needs measurable goals and progress (plan_of_care.goals)")))

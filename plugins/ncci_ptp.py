@@ -68,60 +68,70 @@ def _bypass(s: Settings, col1_line, col2_line) -> set[str]:
 @hookimpl
 def check_claim(claim, policy, allocation):
     s: Settings | None = policy.data.get(SOURCE)
-    if s is None or len(claim.lines) < 2:
+    lines = claim.lines
+    if s is None or len(lines) < 2:
         return []
+    dates = {ln.date_of_service for ln in lines}
+    groups = [lines] if len(dates) == 1 else [[ln for ln in lines if ln.date_of_service == d] for d in sorted(dates)]
     edits = []
-    by_date: dict[str, list] = {}
-    for ln in claim.lines:
-        by_date.setdefault(ln.date_of_service, []).append(ln)
-    for dos, lines in by_date.items():
-        if len(lines) < 2:
+    code_id = s.table.code_id
+    for group in groups:
+        if len(group) < 2:
             continue
-        d = dos_int(dos)
-        for a in lines:
-            for b in lines:
+        d = dos_int(group[0].date_of_service)
+        ids = [(ln, code_id.get(ln.code)) for ln in group]
+        for a, ia in ids:
+            for b, ib in ids:
                 if a.code == b.code:
                     continue
-                row = s.overrides.get((a.code, b.code)) or s.table.lookup(a.code, b.code, d)
-                if row is None or row.modifier_indicator == 9:
-                    continue
-                where = (f"line {b.line} {b.code} is column 2 of {a.code} (line {a.line}) in "
-                         f"{'the ' + policy.payer + ' policy' if (a.code, b.code) in s.overrides else s.version}")
-                window = "" if row.effective == 0 and row.deletion == 99991231 else (
-                    f"; edit in force {int_date(row.effective) if row.effective else 'from the start'} to "
-                    f"{int_date(row.deletion) if row.deletion != 99991231 else 'now'}")
-                if row.modifier_indicator == 1:
-                    used = _bypass(s, a, b)
-                    if used:
-                        needs_region = used & s.region_modifiers
-                        if needs_region and used - s.region_modifiers == set():
-                            if not a.body_region or not b.body_region:
-                                edits.append(Edit(
-                                    rule="ncci.bypass_region_missing", category="documentation", severity="warning",
-                                    lines=(a.line, b.line),
-                                    message=(f"lines {a.line} and {b.line}: {', '.join(sorted(used))} bypasses the "
-                                             f"{a.code}/{b.code} edit, but the body regions are not recorded on both "
-                                             "lines; the distinct region must be documented"),
-                                    source=SOURCE))
-                            elif a.body_region.strip().lower() == b.body_region.strip().lower():
-                                edits.append(Edit(
-                                    rule="ncci.bypass_same_region", category="modifier", severity="error",
-                                    lines=(b.line,),
-                                    message=(f"{where}: {', '.join(sorted(used))} claims a distinct service but both "
-                                             "lines treat the same body region; the edit applies"),
-                                    source=SOURCE,
-                                    fix={"action": "remove_line", "line": b.line}))
+                row = s.overrides.get((a.code, b.code)) if s.overrides else None
+                if row is None:
+                    if ia is None or ib is None:
                         continue
-                    edits.append(Edit(
-                        rule="ncci.ptp", category="bundling", severity="error", lines=(b.line,),
-                        message=(f"{where} ({row.rationale}{window}): not separately payable unless the services "
-                                 f"were distinct and line {b.line} carries an NCCI-associated modifier "
-                                 f"({', '.join(sorted(s.either_modifiers or s.bypass)[:5])} ...)"),
-                        source=SOURCE, fix=None))
-                else:
-                    edits.append(Edit(
-                        rule="ncci.ptp", category="bundling", severity="error", lines=(b.line,),
-                        message=(f"{where} ({row.rationale}{window}): modifier indicator 0, never separately "
-                                 "payable on the same date; no modifier bypasses it"),
-                        source=SOURCE, fix={"action": "remove_line", "line": b.line}))
+                    row = s.table.lookup_ids(ia, ib, d)
+                    if row is None:
+                        continue
+                if row.modifier_indicator != 9:
+                    _edit_for(s, policy, a, b, row, edits)
     return edits
+
+
+def _edit_for(s: Settings, policy, a, b, row: PtpRow, edits: list) -> None:
+    """The edit (or none) for column-1 line ``a`` and column-2 line ``b`` under ``row``."""
+    where = (f"line {b.line} {b.code} is column 2 of {a.code} (line {a.line}) in "
+             f"{'the ' + policy.payer + ' policy' if (a.code, b.code) in s.overrides else s.version}")
+    window = "" if row.effective == 0 and row.deletion == 99991231 else (
+        f"; edit in force {int_date(row.effective) if row.effective else 'from the start'} to "
+        f"{int_date(row.deletion) if row.deletion != 99991231 else 'now'}")
+    if row.modifier_indicator == 0:
+        edits.append(Edit(
+            rule="ncci.ptp", category="bundling", severity="error", lines=(b.line,),
+            message=(f"{where} ({row.rationale}{window}): modifier indicator 0, never separately "
+                     "payable on the same date; no modifier bypasses it"),
+            source=SOURCE, fix={"action": "remove_line", "line": b.line}))
+        return
+    used = _bypass(s, a, b)
+    if not used:
+        edits.append(Edit(
+            rule="ncci.ptp", category="bundling", severity="error", lines=(b.line,),
+            message=(f"{where} ({row.rationale}{window}): not separately payable unless the services "
+                     f"were distinct and line {b.line} carries an NCCI-associated modifier "
+                     f"({', '.join(sorted(s.either_modifiers or s.bypass)[:5])} ...)"),
+            source=SOURCE, fix=None))
+        return
+    if not used <= s.region_modifiers:
+        return  # XE, XP, XU: distinct encounter, practitioner or service; no region needed
+    if not a.body_region or not b.body_region:
+        edits.append(Edit(
+            rule="ncci.bypass_region_missing", category="documentation", severity="warning",
+            lines=(a.line, b.line),
+            message=(f"lines {a.line} and {b.line}: {', '.join(sorted(used))} bypasses the "
+                     f"{a.code}/{b.code} edit, but the body regions are not recorded on both "
+                     "lines; the distinct region must be documented"),
+            source=SOURCE))
+    elif a.body_region.strip().lower() == b.body_region.strip().lower():
+        edits.append(Edit(
+            rule="ncci.bypass_same_region", category="modifier", severity="error", lines=(b.line,),
+            message=(f"{where}: {', '.join(sorted(used))} claims a distinct service but both "
+                     "lines treat the same body region; the edit applies"),
+            source=SOURCE, fix={"action": "remove_line", "line": b.line}))
