@@ -173,6 +173,27 @@ def cmd_payers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+    if args.workers < 1:
+        raise UsageError("--workers must be 1 or more")
+    try:
+        summary = run_batch(args.input, args.output, policies=args.policies or None, payer=args.payer,
+                            workers=args.workers, resume=args.resume,
+                            progress=False if args.quiet else None)
+    except FileNotFoundError as exc:
+        raise UsageError(f"cannot read {exc.filename}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if not args.quiet:
+        sys.stderr.write(summary.text() + "\n")
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    if summary.statuses.get("error"):
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
 def cmd_tables_import(args: argparse.Namespace) -> int:
     from .table_import import import_table
     from .tables import TableError
@@ -214,6 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "only fixes that need no clinical judgment are applied")
     with_policies(p)
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("batch", help="stream JSON lines in, one result per claim out, in order; parallel, resumable")
+    p.add_argument("input", help="claims as JSON lines")
+    p.add_argument("-o", "--output", required=True, help="results as JSON lines (same order as the input)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (the output is identical for any number)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: keep the complete lines already in the output")
+    p.add_argument("--payer", help="evaluate every claim under this payer")
+    p.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary on standard error")
+    with_policies(p)
+    p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("units", help="the 8-minute calculator: units for CODE=MINUTES, step by step")
     p.add_argument("services", nargs="+", metavar="CODE=MINUTES")

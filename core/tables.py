@@ -49,9 +49,17 @@ class TableError(SourceError):
     """A table file that cannot be used, with file and line."""
 
 
+_DOS: dict[str, int] = {}
+
+
 def dos_int(date_text: str) -> int:
-    """'2024-03-04' -> 20240304, the form table dates are kept in."""
-    return int(date_text[0:4]) * 10000 + int(date_text[5:7]) * 100 + int(date_text[8:10])
+    """'2024-03-04' -> 20240304, the form table dates are kept in (memoised: claims share dates)."""
+    hit = _DOS.get(date_text)
+    if hit is None:
+        hit = int(date_text[0:4]) * 10000 + int(date_text[5:7]) * 100 + int(date_text[8:10])
+        if len(_DOS) < 100_000:
+            _DOS[date_text] = hit
+    return hit
 
 
 def int_date(d: int) -> str:

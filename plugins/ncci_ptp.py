@@ -80,15 +80,17 @@ def check_claim(claim, policy, allocation):
             continue
         d = dos_int(group[0].date_of_service)
         ids = [(ln, code_id.get(ln.code)) for ln in group]
+        overrides = s.overrides
+        lookup = s.table.lookup_ids
         for a, ia in ids:
             for b, ib in ids:
                 if a.code == b.code:
                     continue
-                row = s.overrides.get((a.code, b.code)) if s.overrides else None
+                row = overrides.get((a.code, b.code)) if overrides else None
                 if row is None:
                     if ia is None or ib is None:
                         continue
-                    row = s.table.lookup_ids(ia, ib, d)
+                    row = lookup(ia, ib, d)
                     if row is None:
                         continue
                 if row.modifier_indicator != 9:

@@ -1,0 +1,284 @@
+"""Batch scrubbing: JSON lines in, JSON lines out, in order, in constant memory.
+
+Records are read in chunks; each chunk is evaluated (in this process, or by one of N
+worker processes) and written back in input order, so the output of N workers is byte
+for byte the output of one. Memory is bounded by the chunks in flight (two per worker).
+
+Every input record gets exactly one output line: a claim that cannot be read or
+evaluated gets an error record in its place. That makes ``--resume`` simple and exact:
+the number of complete lines already in the output is the number of records done. A
+partial last line (the process was killed while writing it) is cut off, the first
+records are skipped without being parsed, and writing continues, so the finished file
+is identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator
+
+import orjson
+
+from .engine import Engine, error_result
+from .readers import _describe
+
+CHUNK = 1000
+
+
+@dataclass
+class Summary:
+    """What a batch did, for the closing report and ``--summary``."""
+
+    claims: int = 0
+    skipped: int = 0  # records already in the output when resuming
+    lines: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    edits_by_category: Counter = field(default_factory=Counter)
+    edits_by_severity: Counter = field(default_factory=Counter)
+    edits_by_rule: Counter = field(default_factory=Counter)
+    by_payer: dict[str, Counter] = field(default_factory=dict)
+    seconds: float = 0.0
+    workers: int = 1
+
+    def add(self, other: dict[str, Any]) -> None:
+        self.claims += other["claims"]
+        self.lines += other["lines"]
+        self.statuses.update(other["statuses"])
+        self.edits_by_category.update(other["categories"])
+        self.edits_by_severity.update(other["severities"])
+        self.edits_by_rule.update(other["rules"])
+        for payer, counts in other["payers"].items():
+            self.by_payer.setdefault(payer, Counter()).update(counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "claims": self.claims,
+            "skipped_as_done": self.skipped,
+            "lines": self.lines,
+            "status": dict(sorted(self.statuses.items())),
+            "would_be_denied": self.statuses.get("fail", 0),
+            "could_not_be_evaluated": self.statuses.get("error", 0),
+            "edits_by_category": dict(sorted(self.edits_by_category.items())),
+            "edits_by_severity": dict(sorted(self.edits_by_severity.items())),
+            "edits_by_rule": dict(sorted(self.edits_by_rule.items())),
+            "by_payer": {p: dict(sorted(c.items())) for p, c in sorted(self.by_payer.items())},
+            "seconds": round(self.seconds, 3),
+            "claims_per_second": round(self.claims / self.seconds) if self.seconds else None,
+            "workers": self.workers,
+        }
+
+    def text(self) -> str:
+        d = self.to_dict()
+        out = [f"{d['claims']:,} claims ({d['lines']:,} lines) in {d['seconds']:.1f} s"
+               + (f", {d['claims_per_second']:,}/s" if d["claims_per_second"] else "")
+               + (f"; {d['skipped_as_done']:,} already done" if d["skipped_as_done"] else ""),
+               "status: " + ", ".join(f"{k} {v:,}" for k, v in d["status"].items()),
+               f"would be denied: {d['would_be_denied']:,}; could not be evaluated: {d['could_not_be_evaluated']:,}",
+               "edits by category: " + (", ".join(f"{k} {v:,}" for k, v in d["edits_by_category"].items()) or "none"),
+               "edits by severity: " + (", ".join(f"{k} {v:,}" for k, v in d["edits_by_severity"].items()) or "none")]
+        for payer, counts in d["by_payer"].items():
+            out.append(f"payer {payer}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        return "\n".join(out)
+
+
+# -- the work of one chunk (in a worker process or in this one) ------------------------------
+
+_ENGINE: Engine | None = None
+_PAYER: str | None = None
+
+
+def _init_worker(sources: list[str] | None, payer: str | None) -> None:
+    global _ENGINE, _PAYER
+    if _ENGINE is None:  # with fork the parent's engine is already here
+        _ENGINE = Engine(sources)
+    _PAYER = payer
+
+
+def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[bytes, dict[str, Any]]:
+    """Evaluate ``(record number, file line, raw line)`` records; return output bytes and counts."""
+    engine, payer = _ENGINE, _PAYER
+    assert engine is not None
+    out = []
+    statuses: Counter = Counter()
+    categories: Counter = Counter()
+    severities: Counter = Counter()
+    rules: Counter = Counter()
+    payers: dict[str, Counter] = {}
+    lines = 0
+    for n, lineno, raw in records:
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            result = error_result(None, payer, f"{name}:{lineno}: {_describe(exc)}", rule="input.unreadable")
+        else:
+            if type(value) is dict:
+                result = engine.evaluate(value, payer)
+            else:
+                result = error_result(None, payer, f"{name}:{lineno}: a claim must be a JSON object",
+                                      rule="input.unreadable")
+        result.index = n
+        out.append(orjson.dumps(result.to_dict()))
+        statuses[result.status] += 1
+        lines += len(result.lines)
+        pc = payers.get(result.payer or "(none)")
+        if pc is None:
+            pc = payers[result.payer or "(none)"] = Counter()
+        pc[result.status] += 1
+        for e in result.edits:
+            categories[e.category] += 1
+            severities[e.severity] += 1
+            rules[e.rule] += 1
+    out.append(b"")
+    return b"\n".join(out), {"claims": len(records), "lines": lines, "statuses": statuses,
+                            "categories": categories, "severities": severities, "rules": rules,
+                            "payers": payers}
+
+
+# -- reading, resuming, writing --------------------------------------------------------------
+
+def chunks(fh: BinaryIO, skip: int, size: int = CHUNK) -> Iterator[list[tuple[int, int, bytes]]]:
+    """Records of a JSON lines file in chunks; the first ``skip`` records are passed over."""
+    batch: list[tuple[int, int, bytes]] = []
+    n = 0
+    for lineno, raw in enumerate(fh, start=1):
+        if not raw.strip():
+            continue
+        n += 1
+        if n <= skip:
+            continue
+        batch.append((n, lineno, raw))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def done_records(out: Path) -> int:
+    """Complete lines already in ``out``; a partial last line is cut off."""
+    if not out.exists():
+        return 0
+    count = 0
+    last_end = 0
+    with open(out, "rb") as fh:
+        pos = 0
+        for line in fh:
+            pos += len(line)
+            if line.endswith(b"\n"):
+                count += 1
+                last_end = pos
+    if last_end != out.stat().st_size:
+        with open(out, "r+b") as fh:
+            fh.truncate(last_end)
+    return count
+
+
+class Progress:
+    """A one-line progress display on a terminal: claims, rate, time left."""
+
+    def __init__(self, stream: Any, total_bytes: int | None, enabled: bool):
+        self.stream, self.total, self.enabled = stream, total_bytes, enabled
+        self.start = self.last = time.monotonic()
+
+    def update(self, claims: int, read_bytes: int | None, final: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not final and now - self.last < 0.25):
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = claims / elapsed
+        text = f"\r{claims:>12,} claims  {rate:>9,.0f}/s"
+        if self.total and read_bytes is not None:
+            frac = min(read_bytes / self.total, 1.0)
+            left = elapsed * (1 - frac) / frac if frac > 0 else 0
+            bar = "#" * int(frac * 20)
+            text += f"  [{bar:<20}] {frac:4.0%}  {int(left) // 60}:{int(left) % 60:02d} left"
+        self.stream.write(text + ("\n" if final else ""))
+        self.stream.flush()
+
+
+def run_batch(
+    src: str,
+    out: str,
+    *,
+    engine: Engine | None = None,
+    policies: list[str] | None = None,
+    payer: str | None = None,
+    workers: int = 1,
+    resume: bool = False,
+    progress: bool | None = None,
+    chunk_size: int = CHUNK,
+    on_chunk: Callable[[int], None] | None = None,
+) -> Summary:
+    """Evaluate every claim of ``src`` (JSON lines) into ``out``; see the module docstring.
+
+    ``progress``: None shows it only when standard error is a terminal.
+    ``on_chunk(records_written)`` is called after each chunk is written (tests use it).
+    """
+    global _ENGINE, _PAYER
+    in_path, out_path = Path(src), Path(out)
+    if in_path.resolve() == out_path.resolve():
+        raise ValueError("the output file must not be the input file")
+    skip = done_records(out_path) if resume else 0
+    summary = Summary(skipped=skip, workers=workers)
+    engine = engine or Engine(policies)
+    show = sys.stderr.isatty() if progress is None else progress
+    size = in_path.stat().st_size if in_path.is_file() else None
+    bar = Progress(sys.stderr, size, show)
+    started = time.perf_counter()
+    name = str(src)
+    with open(in_path, "rb") as fin, open(out_path, "ab" if resume else "wb") as fout:
+        if workers <= 1:
+            _ENGINE, _PAYER = engine, payer
+            for records in chunks(fin, skip, chunk_size):
+                data, counts = process_chunk(records, name)
+                fout.write(data)
+                fout.flush()
+                summary.add(counts)
+                bar.update(summary.claims, fin.tell())
+                if on_chunk:
+                    on_chunk(summary.claims)
+        else:
+            method = "fork" if "fork" in _start_methods() else "spawn"
+            _ENGINE = engine if method == "fork" else None
+            ctx = get_context(method)
+            sources = [str(p) for p in engine._sources]
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(sources, payer)) as pool:
+                pending = []
+                feed = chunks(fin, skip, chunk_size)
+                exhausted = False
+                while True:
+                    while not exhausted and len(pending) < workers * 2:
+                        records = next(feed, None)
+                        if records is None:
+                            exhausted = True
+                            break
+                        pending.append(pool.submit(process_chunk, records, name))
+                    if not pending:
+                        break
+                    data, counts = pending.pop(0).result()
+                    fout.write(data)
+                    fout.flush()
+                    summary.add(counts)
+                    bar.update(summary.claims, fin.tell())
+                    if on_chunk:
+                        on_chunk(summary.claims)
+            _ENGINE = None
+    summary.seconds = time.perf_counter() - started
+    bar.update(summary.claims, size, final=True)
+    return summary
+
+
+def _start_methods() -> list[str]:
+    from multiprocessing import get_all_start_methods
+    return get_all_start_methods()
+
+
+__all__ = ["run_batch", "Summary", "done_records", "process_chunk"]
