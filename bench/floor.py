@@ -3,7 +3,7 @@ Medicare policy, written as one loop over dicts and sets, no engine, no plugins,
 explanations. It exists only to say how fast the work itself can be done in CPython, so
 the engine's rate can be reported as a ratio of it. Kept in bench/ only.
 
-    python bench/floor.py IN.jsonl OUT.jsonl PTP.csv[.gz] MUE.csv PFS.csv
+    python bench/floor.py IN.jsonl OUT.jsonl PTP.csv[.gz] MUE.csv PFS.csv [TIMINGS.json]
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import csv
 import gzip
 import json
 import sys
+import time
 
 TIMED = {"97032", "97033", "97034", "97035", "97036", "97039", "97110", "97112", "97113", "97116", "97124",
          "97129", "97130", "97139", "97140", "97530", "97533", "97535", "97537", "97542", "97750", "97755",
@@ -105,11 +106,17 @@ def check(claim, ptp, mue, pfs):
 
 
 def main(argv):
-    src, out, ptp_path, mue_path, pfs_path = argv
+    src, out, ptp_path, mue_path, pfs_path = argv[:5]
+    t0 = time.perf_counter()
     ptp, mue, pfs = load_ptp(ptp_path), load_mue(mue_path), load_pfs(pfs_path)
+    t1 = time.perf_counter()
     with open(src) as fin, open(out, "w") as fout:
         for line in fin:
             fout.write(json.dumps(check(json.loads(line), ptp, mue, pfs)) + "\n")
+    t2 = time.perf_counter()
+    if len(argv) > 5:  # where to write timings
+        with open(argv[5], "w") as fh:
+            json.dump({"load_seconds": t1 - t0, "seconds": t2 - t1}, fh)
 
 
 if __name__ == "__main__":
