@@ -59,7 +59,9 @@ class Engine:
     ``policies``: a folder or file of YAML policies, or a list of them; default the
     policies bundled with the package. ``plugins``: extra ``(name, plugin)`` pairs
     registered after the entry-point plugins (hosts and tests use this; a policy can
-    name them in ``plugins:`` like any installed plugin).
+    name them in ``plugins:`` like any installed plugin). ``rules_evaluator``: what runs
+    the policies' ``rules:``, ``builtin`` (default) or ``durable`` (durable-rules; needs
+    the ``rete`` extra).
     """
 
     def __init__(
@@ -67,7 +69,14 @@ class Engine:
         policies: str | Path | Iterable[str | Path] | None = None,
         *,
         plugins: Iterable[tuple[str, Any]] | None = None,
+        rules_evaluator: str = "builtin",
     ):
+        if rules_evaluator not in ("builtin", "durable"):
+            raise ValueError(f"rules_evaluator must be builtin or durable, not {rules_evaluator!r}")
+        if rules_evaluator == "durable":
+            from .rules_durable import require_durable
+            require_durable()
+        self.rules_evaluator = rules_evaluator
         self.plugins: Plugins = load_plugins(list(plugins or []))
         if policies is None:
             sources = [bundled_dir()]
@@ -86,6 +95,7 @@ class Engine:
         scoped = {name for v in versions for name in v.plugins}
         problems: list[SourceError] = []
         for v in versions:
+            v.rules_evaluator = self.rules_evaluator
             foreign = [pm.get_plugin(n) for n in sorted(scoped) if n not in v.plugins]
             own = set(v.plugins)
             not_own = [p for n, p in pm.list_name_plugin() if n not in own]

@@ -142,6 +142,8 @@ class PolicyVersion:
     data: dict[str, Any] = field(default_factory=dict, repr=False)
     #: Hook callers restricted to the plugins that apply to this payer (set by the engine).
     hooks: Any = field(default=None, repr=False)
+    #: Which evaluator runs the policy's rules: builtin or durable (chosen by the Engine).
+    rules_evaluator: str = "builtin"
     _outcomes: dict = field(default_factory=dict, repr=False)
 
     @property

@@ -1,4 +1,6 @@
-"""Modifier requirements (domain.md s. 4), every value from the policy's ``modifiers``:
+"""Modifier requirements that need tables or arithmetic (domain.md s. 4), every value from
+the policy's ``modifiers``. Simple ones (AT on 98940-98942, AT with GA) are declarative
+rules in the policy's ``rules:``.
 
 - ``discipline``: exactly one of GP/GO/GN on "always therapy" codes (the fee schedule's
   multiple-procedure indicator 5, plus any codes listed);
@@ -7,8 +9,6 @@
   amounts incurred this calendar year including this claim;
 - ``assistant``: CQ (PT assistant) or CO (OT assistant) when an assistant furnished more
   than the de minimis share of a line's minutes (line field ``assistant_minutes``);
-- ``required`` and ``conflicts``: a modifier a code set needs (AT on 98940-98942) and
-  modifiers that may not stand together on a line (AT with GA);
 - ``known``: modifiers the payer recognises; any other is reported, never fatal.
 """
 
@@ -41,10 +41,6 @@ def prepare_policy(policy, base_dir):
         "one_of": tuple(disc.get("one_of", ["GP", "GO", "GN"])) if disc else (),
         "kx": cfg.get("kx"),
         "assistant": cfg.get("assistant"),
-        "required": [(frozenset(r["codes"]), r["modifier"], r["rule"], r.get("fix", False))
-                     for r in cfg.get("required", [])],
-        "conflicts": [(frozenset(c["codes"]) if c.get("codes") else None, frozenset(c["modifiers"]), c["rule"])
-                      for c in cfg.get("conflicts", [])],
         "known": frozenset(cfg.get("known", [])),
     }
 
@@ -89,19 +85,6 @@ def check_claim(claim, policy, allocation):
     assistant = data["assistant"]
     if assistant:
         edits.extend(_assistant(assistant, claim, data))
-    for codes, modifier, rule, fixable in data["required"]:
-        for ln in claim.lines:
-            if ln.code in codes and modifier not in ln.modifiers:
-                edits.append(Edit(rule=rule, category="modifier", severity="error", lines=(ln.line,), source=SOURCE,
-                                  message=f"line {ln.line} {ln.code}: needs modifier {modifier}",
-                                  fix={"action": "add_modifier", "line": ln.line, "modifier": modifier}
-                                  if fixable else None))
-    for codes, mods, rule in data["conflicts"]:
-        for ln in claim.lines:
-            if (codes is None or ln.code in codes) and mods <= set(ln.modifiers):
-                edits.append(Edit(rule=rule, category="modifier", severity="error", lines=(ln.line,), source=SOURCE,
-                                  message=f"line {ln.line} {ln.code}: {' and '.join(sorted(mods))} may not be "
-                                          "used together on one line"))
     if data["known"]:
         for ln in claim.lines:
             unknown = [m for m in ln.modifiers if m not in data["known"]]

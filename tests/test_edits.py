@@ -39,18 +39,22 @@ def test_massage_with_manual_therapy_never_under_medicare(engine):
 
 
 def test_massage_with_manual_therapy_commercial_59_distinct_regions(engine):
+    # generic-commercial turns the NCCI row off and says it in rules (commercial.massage_*)
     ok = engine.evaluate(C("generic-commercial", L("97140", 15, body_region="neck"),
                            L("97124", 15, mods=("59",), body_region="lumbar", techniques=["petrissage"])))
-    assert "ncci.ptp" not in rules_of(ok) and ok.status == "pass"
+    assert ok.status == "pass", [e.rule for e in ok.edits]
     same = engine.evaluate(C("generic-commercial", L("97140", 15, body_region="lumbar"),
                              L("97124", 15, mods=("XS",), body_region="Lumbar", techniques=["petrissage"])))
-    assert edit(same, "ncci.bypass_same_region").lines == (2,)
+    e = edit(same, "commercial.massage_manual_same_region")
+    assert e.lines == (2, 1) and e.fix == {"action": "remove_line", "line": 2} and e.source == "policy_rules"
     none = engine.evaluate(C("generic-commercial", L("97140", 15, body_region="neck"),
                              L("97124", 15, mods=(), body_region="lumbar", techniques=["petrissage"])))
-    assert "modifier" in edit(none, "ncci.ptp").message and edit(none, "ncci.ptp").fix is None
+    e = edit(none, "commercial.massage_with_manual_therapy")
+    assert e.category == "bundling" and "line 1" in e.message and (e.group, e.carc) == ("CO", "97")
+    assert "ncci.ptp" not in rules_of(none)
     unknown_region = engine.evaluate(C("generic-commercial", L("97140", 15),
                                        L("97124", 15, mods=("59",), techniques=["petrissage"])))
-    assert "ncci.bypass_region_missing" in rules_of(unknown_region)
+    assert "commercial.massage_manual_region_missing" in rules_of(unknown_region)
 
 
 def test_modifier_on_either_line_from_2019_07(engine):
@@ -151,7 +155,7 @@ def test_assistant_de_minimis(engine):
 
 def test_chiropractic_at(engine):
     r = engine.evaluate(C("medicare", L("98940", mods=())))
-    assert "modifier.at_missing" in rules_of(r)
+    assert "modifier.at_missing" in rules_of(r) and edit(r, "modifier.at_missing").source == "policy_rules"
     r = engine.evaluate(C("medicare", L("98940", mods=("AT", "GA"))))
     assert "modifier.at_with_ga" in rules_of(r) and "modifier.at_missing" not in rules_of(r)
 
@@ -171,6 +175,8 @@ def test_documentation_warnings(engine):
     assert edit(r, "doc.time_overlap").lines == (1, 2) and "10 minutes" in edit(r, "doc.time_overlap").message
     assert edit(r, "doc.time_missing").lines == (3,)
     assert edit(r, "doc.diagnosis_pointer").lines == (3,)
+    past = engine.evaluate(C("medicare", L("97110", 23, diagnosis_pointers=[2])))  # one diagnosis only
+    assert "doc.diagnosis_pointer_range" in rules_of(past)
     assert all(e.severity == "warning" for e in r.edits if e.category == "documentation")
 
 

@@ -1,0 +1,600 @@
+"""Declarative payer rules: the language (compiled once when a policy loads) and the
+built-in evaluator.
+
+A rule in a policy's ``rules:`` list says *when* (conditions on a line, its claim and the
+other lines of the claim) and *what* (the edit: category, severity, message, denial
+codes, fix). Rules are data: the schema validates them, and compiling turns each
+condition into a small tree of tests (:class:`Test`, :class:`Other`, :class:`All`,
+:class:`AnyOf`, :class:`Not`). No text from a policy is ever executed; message templates
+may only name the fields listed in :data:`TEMPLATE_FIELDS`.
+
+Two evaluators run these trees with one behaviour: :class:`BuiltinEvaluator` here (pure
+Python, indexed by code so a claim meets only the rules that can apply to its codes,
+shared freely between threads) and the durable-rules adapter in ``rules_durable``.
+:func:`claim_test` and :func:`line_test` are shared by both, so the tests that are not
+simple comparisons (diagnosis prefixes, patient age, claim fields) are computed by the
+same code whichever evaluator joins the facts.
+
+Semantics, for both evaluators:
+- scope ``line`` (default): the rule is tried on every line whose date of service lies in
+  the rule's window; an edit lands on that line, and on the other line when the rule
+  joins one (``other_line``), the lowest-numbered matching other line;
+- scope ``claim``: tried once when some line lies in the window; ``any_line`` and
+  ``no_line`` (only at the top of ``when``) look at those lines only; the edit lands on the
+  lines ``any_line`` matched, else on every line in the window; claim tests such as
+  ``patient_age`` use the claim's earliest date of service;
+- ``other_line`` may appear once per rule, at the top of ``when`` (not inside ``any`` or
+  ``not``); ``same_date`` defaults to true; ``exists: false`` means no other line matches.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable
+
+from .models import Claim, Edit, Line
+from .yaml_source import code_text, plain
+
+SOURCE = "policy_rules"
+TEMPLATE_FIELDS = frozenset({"line", "code", "other_line", "other_code", "rule"})
+NUM_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "==", "ne": "!="}
+LINE_NUMERIC = ("minutes", "units")
+
+
+# -- the compiled tree ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Test:
+    """One test on a line (``on='line'``) or on its claim (``on='claim'``).
+
+    kind: code_in, code_prefix, mods_any, mods_all, mods_none, mods_count, num, num_missing,
+    dos_from, dos_to, region_missing, region_in, field_missing, field_in, dx_prefix,
+    claim_value_in, claim_value_missing, age, age_missing.
+    """
+
+    kind: str
+    on: str
+    args: tuple
+    negate: bool = False
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Any
+
+
+@dataclass(frozen=True)
+class Other:
+    exists: bool
+    same_date: bool
+    same_region: bool
+    different_region: bool
+    where: All
+
+
+@dataclass(frozen=True)
+class LineQuantifier:
+    """Claim scope: some line (``exists``) or no line (not ``exists``) matches ``where``."""
+
+    exists: bool
+    where: All
+
+
+@dataclass
+class Rule:
+    id: str
+    description: str
+    citation: str | None
+    scope: str
+    effective_from: str | None
+    effective_to: str | None
+    when: All
+    other: Other | None
+    category: str
+    severity: str
+    message: str
+    group: str | None
+    carc: str | None
+    rarc: str | None
+    fix: dict | None
+    #: codes that must be on a line for the rule to apply; None: any code
+    index_codes: frozenset[str] | None
+    position: int = 0
+    path: str = ""
+    line: int | None = None
+    claim_tests: tuple = field(default_factory=tuple)  # every claim-level Test in the rule
+
+    def in_window(self, dos: str) -> bool:
+        return (self.effective_from is None or self.effective_from <= dos) and \
+            (self.effective_to is None or dos <= self.effective_to)
+
+    def make_edit(self, line: Line | None, lines: tuple[int, ...], other: Line | None) -> Edit:
+        values = {"line": line.line if line else "", "code": line.code if line else "",
+                  "other_line": other.line if other else "", "other_code": other.code if other else "",
+                  "rule": self.id}
+        fix = None
+        if self.fix and line is not None:
+            fix = dict(self.fix, line=line.line)
+        return Edit(rule=self.id, category=self.category, severity=self.severity, lines=lines,
+                    message=self.message.format_map(values), source=SOURCE,
+                    group=self.group, carc=self.carc, rarc=self.rarc, fix=fix)
+
+
+# -- compiling ---------------------------------------------------------------------------------
+
+class RuleProblem(ValueError):
+    """A rule the schema accepts but that cannot be compiled; ``position`` in ``rules``."""
+
+    def __init__(self, position: int, message: str):
+        self.position = position
+        super().__init__(message)
+
+
+def _codes(values: Iterable[Any]) -> frozenset[str]:
+    return frozenset(code_text(v).upper() for v in values)
+
+
+def _num_tests(name: str, cond: dict, on: str = "line") -> list[Test]:
+    out = []
+    for op, value in cond.items():
+        if op == "missing":
+            out.append(Test("num_missing" if on == "line" else "age_missing", on, (name,), negate=not value))
+        else:
+            out.append(Test("num" if on == "line" else "age", on, (name, op, float(value))))
+    return out
+
+
+def _field_tests(name: str, cond: dict, kind_missing: str, kind_in: str, on: str) -> list[Test]:
+    out = []
+    for op, value in cond.items():
+        if op == "missing":
+            out.append(Test(kind_missing, on, (name,), negate=not value))
+        elif op == "in":
+            out.append(Test(kind_in, on, (name, frozenset(str(v).lower() for v in value))))
+        elif op == "not_in":
+            out.append(Test(kind_in, on, (name, frozenset(str(v).lower() for v in value)), negate=True))
+    return out
+
+
+class _Compiler:
+    def __init__(self, code_sets: dict[str, frozenset[str]], rule_id: str, position: int):
+        self.code_sets = code_sets
+        self.rule_id = rule_id
+        self.position = position
+
+    def fail(self, message: str) -> None:
+        raise RuleProblem(self.position, f"rule '{self.rule_id}': {message}")
+
+    def code_set(self, name: str) -> frozenset[str]:
+        if name not in self.code_sets:
+            from .policy import suggest
+            self.fail(f"unknown code set '{name}'{suggest(name, self.code_sets)} "
+                      f"(known: {', '.join(sorted(self.code_sets))})")
+        return self.code_sets[name]
+
+    def line_tests(self, cond: dict) -> list[Any]:
+        out: list[Any] = []
+        for key, value in cond.items():
+            if key == "code":
+                for op, arg in value.items():
+                    if op == "in":
+                        out.append(Test("code_in", "line", (_codes(arg),)))
+                    elif op == "not_in":
+                        out.append(Test("code_in", "line", (_codes(arg),), negate=True))
+                    elif op == "prefix":
+                        out.append(Test("code_prefix", "line", (tuple(str(p).upper() for p in arg),)))
+                    elif op == "in_set":
+                        out.append(Test("code_in", "line", (self.code_set(arg),)))
+                    elif op == "not_in_set":
+                        out.append(Test("code_in", "line", (self.code_set(arg),), negate=True))
+            elif key == "modifiers":
+                for op, arg in value.items():
+                    if op == "count_of":
+                        mods = frozenset(arg["modifiers"])
+                        for cmp, n in arg.items():
+                            if cmp != "modifiers":
+                                out.append(Test("mods_count", "line", (mods, cmp, n)))
+                    else:
+                        out.append(Test({"any_of": "mods_any", "all_of": "mods_all", "none_of": "mods_none"}[op],
+                                        "line", (frozenset(arg),)))
+            elif key in LINE_NUMERIC:
+                out.extend(_num_tests(key, value))
+            elif key == "date_of_service":
+                if "from" in value:
+                    out.append(Test("dos_from", "line", (value["from"],)))
+                if "to" in value:
+                    out.append(Test("dos_to", "line", (value["to"],)))
+            elif key == "body_region":
+                out.extend(_field_tests("body_region", value, "region_missing", "region_in", "line"))
+            elif key == "field":
+                for name, cond2 in value.items():
+                    out.extend(_field_tests(name, cond2, "field_missing", "field_in", "line"))
+            elif key == "any":
+                out.append(AnyOf(tuple(All(tuple(self.line_tests(c))) for c in value)))
+            elif key == "not":
+                out.append(Not(All(tuple(self.line_tests(value)))))
+            else:
+                out.extend(self.claim_tests({key: value}, top=False))
+        return out
+
+    def claim_tests(self, cond: dict, top: bool = True) -> list[Any]:
+        out: list[Any] = []
+        for key, value in cond.items():
+            if key == "diagnosis":
+                if "any_prefix" in value:
+                    out.append(Test("dx_prefix", "claim", (tuple(p.upper() for p in value["any_prefix"]),)))
+                if "none_prefix" in value:
+                    out.append(Test("dx_prefix", "claim", (tuple(p.upper() for p in value["none_prefix"]),),
+                                    negate=True))
+            elif key == "place_of_service":
+                out.extend(_field_tests("place_of_service", value, "claim_value_missing", "claim_value_in", "claim"))
+            elif key == "provider_type":
+                out.extend(_field_tests("provider.type", value, "claim_value_missing", "claim_value_in", "claim"))
+            elif key == "patient_age":
+                out.extend(_num_tests("patient_age", value, on="claim"))
+            elif key == "claim_field":
+                for path, cond2 in value.items():
+                    out.extend(_field_tests(path, cond2, "claim_value_missing", "claim_value_in", "claim"))
+            elif key == "any":
+                out.append(AnyOf(tuple(All(tuple(self.claim_tests(c, top=False))) for c in value)))
+            elif key == "not":
+                out.append(Not(All(tuple(self.claim_tests(value, top=False)))))
+            elif key in ("any_line", "no_line"):
+                if not top:
+                    self.fail(f"{key} may only stand at the top of 'when' (not inside any or not)")
+                out.append(LineQuantifier(key == "any_line", All(tuple(self.line_tests(value)))))
+            else:
+                self.fail(f"'{key}' is not a condition here")
+        return out
+
+    def rule_when(self, cond: dict, top: bool) -> tuple[All, Other | None]:
+        other = None
+        items: list[Any] = []
+        for key, value in cond.items():
+            if key == "other_line":
+                if not top:
+                    self.fail("other_line may only stand at the top of 'when' (not inside any or not)")
+                where = All(tuple(self.line_tests(value.get("where", {})))) if value.get("where") else All(())
+                other = Other(exists=value.get("exists", True), same_date=value.get("same_date", True),
+                              same_region=value.get("same_body_region", False),
+                              different_region=value.get("different_body_region", False), where=where)
+            elif key == "any":
+                branches = []
+                for c in value:
+                    sub, _ = self.rule_when(c, top=False)
+                    branches.append(sub)
+                items.append(AnyOf(tuple(branches)))
+            elif key == "not":
+                sub, _ = self.rule_when(value, top=False)
+                items.append(Not(sub))
+            else:
+                items.extend(self.line_tests({key: value}))
+        return All(tuple(items)), other
+
+
+def _index_codes(tree: All) -> frozenset[str] | None:
+    """Codes a line must have for the tree to hold (from top-level code tests), or None."""
+    found: frozenset[str] | None = None
+    for t in tree.items:
+        if isinstance(t, Test) and t.kind == "code_in" and not t.negate:
+            found = t.args[0] if found is None else found & t.args[0]
+    return found
+
+
+def _collect_claim_tests(node: Any, out: list[Test]) -> None:
+    if isinstance(node, Test):
+        if node.on == "claim":
+            out.append(node)
+    elif isinstance(node, (All, AnyOf)):
+        for x in node.items:
+            _collect_claim_tests(x, out)
+    elif isinstance(node, Not):
+        _collect_claim_tests(node.item, out)
+    elif isinstance(node, (Other, LineQuantifier)):
+        _collect_claim_tests(node.where, out)
+
+
+def check_template(message: str) -> str | None:
+    """Why a message template is not allowed, or None."""
+    try:
+        parts = list(string.Formatter().parse(message))
+    except ValueError as exc:
+        return f"message template: {exc}"
+    for _, name, spec, conv in parts:
+        if name is None:
+            continue
+        if name not in TEMPLATE_FIELDS or spec or conv:
+            return (f"message template: '{{{name}}}' is not allowed; use only "
+                    + ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS)))
+    return None
+
+
+def compile_rules(raw_rules: list[dict], code_sets: dict[str, frozenset[str]], path: str = "") -> list[Rule]:
+    """Compile a policy's rules; raise RuleProblem naming the rule for problems the schema
+    cannot see (a duplicate id, an unknown code set, a misplaced other_line, a bad
+    message template)."""
+    out = []
+    seen: set[str] = set()
+    for position, raw in enumerate(raw_rules):
+        raw = plain(raw)
+        rid = raw["id"]
+        if rid in seen:
+            raise RuleProblem(position, f"rule id '{rid}' is used twice")
+        seen.add(rid)
+        comp = _Compiler(code_sets, rid, position)
+        scope = raw.get("scope", "line")
+        if scope == "claim":
+            when = All(tuple(comp.claim_tests(raw["when"])))
+            other = None
+        else:
+            when, other = comp.rule_when(raw["when"], top=True)
+        problem = check_template(raw["edit"]["message"])
+        if problem:
+            comp.fail(problem)
+        e = raw["edit"]
+        claim_tests: list[Test] = []
+        _collect_claim_tests(when, claim_tests)
+        if other:
+            _collect_claim_tests(other, claim_tests)
+        if scope == "claim":
+            index = None
+            for t in when.items:
+                if isinstance(t, LineQuantifier) and t.exists:
+                    codes = _index_codes(t.where)
+                    if codes is not None:
+                        index = codes if index is None else index & codes
+        else:
+            index = _index_codes(when)
+        out.append(Rule(
+            id=rid, description=raw["description"], citation=raw.get("citation"), scope=scope,
+            effective_from=raw.get("effective_from"), effective_to=raw.get("effective_to"),
+            when=when, other=other, category=e["category"], severity=e["severity"], message=e["message"],
+            group=e.get("group"), carc=None if e.get("carc") is None else str(e["carc"]), rarc=e.get("rarc"),
+            fix=e.get("fix"), index_codes=index, position=position, path=path,
+            claim_tests=tuple(dict.fromkeys(claim_tests)),
+        ))
+    return out
+
+
+# -- values both evaluators read ---------------------------------------------------------------
+
+def _empty(value: Any) -> bool:
+    """Absent, null, or an empty text, list or mapping (0 and false are values)."""
+    return value is None or (isinstance(value, (str, list, tuple, dict)) and len(value) == 0)
+
+
+def claim_value(claim: Claim, path: str) -> Any:
+    """A claim field by dotted path: top-level fields, patient.*, provider.*, or any other."""
+    head, _, rest = path.partition(".")
+    if head == "patient":
+        value: Any = claim.patient
+    elif head == "provider":
+        value = claim.provider
+    elif head == "diagnoses":
+        value = list(claim.diagnoses)
+    else:
+        value = claim.extra.get(head)
+    for part in rest.split(".") if rest else ():
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def patient_age(claim: Claim, dos: str) -> int | None:
+    """Whole years between patient.birth_date and ``dos``, or None when unknown."""
+    birth = (claim.patient or {}).get("birth_date")
+    if not isinstance(birth, str) or len(birth) != 10:
+        return None
+    try:
+        b = date.fromisoformat(birth)
+        d = date.fromisoformat(dos)
+    except ValueError:
+        return None
+    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+
+def line_value(line: Line, name: str) -> Any:
+    if name in ("start_time", "end_time", "body_region", "diagnosis_pointers"):
+        return getattr(line, name)
+    return line.extra.get(name)
+
+
+def _cmp(a: float, op: str, b: float) -> bool:
+    if op == "lt":
+        return a < b
+    if op == "lte":
+        return a <= b
+    if op == "gt":
+        return a > b
+    if op == "gte":
+        return a >= b
+    if op == "eq":
+        return a == b
+    return a != b
+
+
+def claim_test(t: Test, claim: Claim, dos: str) -> bool:
+    """A claim-level test (the same code serves both evaluators)."""
+    k = t.kind
+    if k == "dx_prefix":
+        res = any(d.startswith(t.args[0]) for d in claim.diagnoses)
+    elif k == "claim_value_missing":
+        res = _empty(claim_value(claim, t.args[0]))
+    elif k == "claim_value_in":
+        v = claim_value(claim, t.args[0])
+        res = v is not None and str(v).lower() in t.args[1]
+    elif k == "age":
+        age = patient_age(claim, dos)
+        res = age is not None and _cmp(age, t.args[1], t.args[2])
+    elif k == "age_missing":
+        res = patient_age(claim, dos) is None
+    else:  # pragma: no cover - compile never builds another kind
+        raise ValueError(k)
+    return res != t.negate
+
+
+def line_test(t: Test, ln: Line) -> bool:
+    k = t.kind
+    if k == "code_in":
+        res = ln.code in t.args[0]
+    elif k == "code_prefix":
+        res = ln.code.startswith(t.args[0])
+    elif k == "mods_any":
+        res = not t.args[0].isdisjoint(ln.modifiers)
+    elif k == "mods_all":
+        res = t.args[0].issubset(ln.modifiers)
+    elif k == "mods_none":
+        res = t.args[0].isdisjoint(ln.modifiers)
+    elif k == "mods_count":
+        res = _cmp(len(t.args[0].intersection(ln.modifiers)), t.args[1], t.args[2])
+    elif k == "num":
+        v = ln.units if t.args[0] == "units" else ln.timed_minutes
+        res = v is not None and _cmp(v, t.args[1], t.args[2])
+    elif k == "num_missing":
+        res = (ln.units if t.args[0] == "units" else ln.timed_minutes) is None
+    elif k == "dos_from":
+        res = ln.date_of_service >= t.args[0]
+    elif k == "dos_to":
+        res = ln.date_of_service <= t.args[0]
+    elif k == "region_missing":
+        res = _empty(ln.body_region)
+    elif k == "region_in":
+        res = ln.body_region is not None and ln.body_region.strip().lower() in t.args[1]
+    elif k == "field_missing":
+        res = _empty(line_value(ln, t.args[0]))
+    elif k == "field_in":
+        v = line_value(ln, t.args[0])
+        res = v is not None and not isinstance(v, (list, dict)) and str(v).lower() in t.args[1]
+    else:  # pragma: no cover
+        raise ValueError(k)
+    return res != t.negate
+
+
+def same_region(a: Line, b: Line) -> bool:
+    return bool(a.body_region) and bool(b.body_region) and \
+        a.body_region.strip().lower() == b.body_region.strip().lower()
+
+
+def different_region(a: Line, b: Line) -> bool:
+    return bool(a.body_region) and bool(b.body_region) and not same_region(a, b)
+
+
+# -- the built-in evaluator ----------------------------------------------------------------------
+
+def _holds(node: Any, ln: Line | None, claim: Claim, dos: str, window: list[Line]) -> bool:
+    if type(node) is Test:
+        return line_test(node, ln) if node.on == "line" else claim_test(node, claim, dos)
+    if type(node) is All:
+        for x in node.items:
+            if not _holds(x, ln, claim, dos, window):
+                return False
+        return True
+    if type(node) is AnyOf:
+        return any(_holds(x, ln, claim, dos, window) for x in node.items)
+    if type(node) is Not:
+        return not _holds(node.item, ln, claim, dos, window)
+    if type(node) is LineQuantifier:
+        found = any(_holds(node.where, x, claim, x.date_of_service, window) for x in window)
+        return found == node.exists
+    raise ValueError(type(node).__name__)  # pragma: no cover
+
+
+def _other_matches(rule: Rule, ln: Line, claim: Claim) -> list[Line]:
+    o = rule.other
+    assert o is not None
+    out = []
+    for x in claim.lines:
+        if x is ln:
+            continue
+        if o.same_date and x.date_of_service != ln.date_of_service:
+            continue
+        if o.same_region and not same_region(ln, x):
+            continue
+        if o.different_region and not different_region(ln, x):
+            continue
+        if _holds(o.where, x, claim, x.date_of_service, []):
+            out.append(x)
+    return out
+
+
+class BuiltinEvaluator:
+    """Evaluates compiled rules in pure Python. Immutable after construction; thread-safe.
+
+    Rules whose conditions require certain codes are indexed by those codes, so a claim
+    is only tried against the rules that can apply to its codes (``candidates``).
+    """
+
+    name = "builtin"
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self.by_code: dict[str, list[Rule]] = {}
+        self.unindexed: list[Rule] = []
+        for r in rules:
+            if r.index_codes is None:
+                self.unindexed.append(r)
+            else:
+                for c in r.index_codes:
+                    self.by_code.setdefault(c, []).append(r)
+
+    def candidates(self, claim: Claim) -> list[Rule]:
+        """The rules a claim can meet, in policy order."""
+        found = {id(r): r for r in self.unindexed}
+        by_code = self.by_code
+        for ln in claim.lines:
+            for r in by_code.get(ln.code, ()):
+                found[id(r)] = r
+        return sorted(found.values(), key=lambda r: r.position)
+
+    def evaluate(self, claim: Claim) -> list[Edit]:
+        edits: list[Edit] = []
+        if not self.rules:
+            return edits
+        for rule in self.candidates(claim):
+            window = [ln for ln in claim.lines if rule.in_window(ln.date_of_service)]
+            if not window:
+                continue
+            if rule.scope == "claim":
+                dos = min(ln.date_of_service for ln in claim.lines)
+                if _holds(rule.when, None, claim, dos, window):
+                    matched = _claim_lines(rule, claim, window)
+                    edits.append(rule.make_edit(None, matched, None))
+                continue
+            for ln in window:
+                if rule.index_codes is not None and ln.code not in rule.index_codes:
+                    continue
+                if not _holds(rule.when, ln, claim, ln.date_of_service, window):
+                    continue
+                other = None
+                if rule.other is not None:
+                    others = _other_matches(rule, ln, claim)
+                    if rule.other.exists:
+                        if not others:
+                            continue
+                        other = min(others, key=lambda x: x.line)
+                    elif others:
+                        continue
+                lines = (ln.line,) if other is None else (ln.line, other.line)
+                edits.append(rule.make_edit(ln, lines, other))
+        return edits
+
+
+def _claim_lines(rule: Rule, claim: Claim, window: list[Line]) -> tuple[int, ...]:
+    """Lines a claim-scope edit lands on: those the any_line tests matched, else the window."""
+    matched: set[int] = set()
+    for t in rule.when.items:
+        if isinstance(t, LineQuantifier) and t.exists:
+            matched |= {x.line for x in window if _holds(t.where, x, claim, x.date_of_service, window)}
+    chosen = matched or {x.line for x in window}
+    return tuple(sorted(chosen))
