@@ -22,6 +22,10 @@ makes each impossible to hit:
    gives a clear error, and the built-in evaluator needs nothing from it.
 10. Slower than plain Python by an order of magnitude: the built-in evaluator is the
    default; this one exists for comparison and for hosts that want a Rete engine.
+11. (Found here by the differential test.) In a joined pattern, a join constraint that
+   follows an OR is dropped for one branch of the OR: ``(code == A | code == B) &
+   (region == c.a.region)`` matches lines of another region. Join constraints are always
+   written first in a pattern, before any test that may contain an OR.
 
 Negation (``other_line: {exists: false}``, ``no_line``) is computed from joins: the
 adapter collects the candidate lines and the lines for which a blocking join fired, and
@@ -165,33 +169,42 @@ class DurableEvaluator:
         m, c = lang.m, lang.c
         hits = self._hits
 
-        def record(*key):
+        def record(*key, lines=lambda ctx: ()):
             def action(ctx):
-                hits.append(key + _lines(ctx))
+                hits.append(key + lines(ctx))
             return action
+
+        this_line = lambda ctx: (ctx.m.line,)  # noqa: E731
+        pair_lines = lambda ctx: (ctx.a.line, ctx.b.line)  # noqa: E731
+        quant_line = lambda ctx: (ctx.x.line,)  # noqa: E731
 
         with lang.ruleset(self.ruleset):
             for idx, rule in enumerate(self.rules):
                 if rule.scope == "claim":
                     claim_part = All(tuple(x for x in rule.when.items if not isinstance(x, LineQuantifier)))
-                    base = (m.t == "claim") & self._expr(claim_part)
+                    base = (m.t == "claim") & self._expr(claim_part) if claim_part.items else (m.t == "claim")
                     lang.when_all(base)(record(idx, "claim"))
                     for qi, q in enumerate(x for x in rule.when.items if isinstance(x, LineQuantifier)):
                         line_expr = self._window(rule) & self._expr(q.where)
-                        lang.when_all(c.k << base, c.x << line_expr)(record(idx, "q", qi))
+                        lang.when_all(c.k << base, c.x << line_expr)(record(idx, "q", qi, lines=quant_line))
                     continue
                 this = self._window(rule) & self._expr(rule.when)
-                lang.when_all(this)(record(idx, "line"))
+                lang.when_all(this)(record(idx, "line", lines=this_line))
                 if rule.other is not None:
                     o: Other = rule.other
-                    a_expr, b_expr = this, (m.t == "line") & self._expr(o.where) & (m.line != c.a.line)
+                    # a fresh expression: durable's << names the expression object it is given
+                    a_expr = self._window(rule) & self._expr(rule.when)
+                    # join constraints first: durable-rules drops a join constraint that follows
+                    # an OR in the same pattern (found by the differential test; see docs/rules.md)
+                    b_expr = (m.t == "line") & (m.line != c.a.line)
                     if o.same_date:
                         b_expr = b_expr & (m.dos == c.a.dos)
                     if o.same_region or o.different_region:
                         a_expr = a_expr & (m.has_region == 1)
-                        b_expr = b_expr & (m.has_region == 1) & (
-                            (m.region == c.a.region) if o.same_region else (m.region != c.a.region))
-                    lang.when_all(c.a << a_expr, c.b << b_expr)(record(idx, "other"))
+                        b_expr = b_expr & ((m.region == c.a.region) if o.same_region else (m.region != c.a.region))
+                        b_expr = b_expr & (m.has_region == 1)
+                    b_expr = b_expr & self._expr(o.where)
+                    lang.when_all(c.a << a_expr, c.b << b_expr)(record(idx, "other", lines=pair_lines))
             lang.when_all(m.t == "sentinel")(record(-1, "sentinel"))
             lang.when_all(+m.t)(lambda ctx: None)  # every fact is handled (defect 5)
 
@@ -225,11 +238,14 @@ class DurableEvaluator:
             sid = f"s{next(self._sids)}"
             self._hits.clear()
             try:
-                lang.assert_facts(self.ruleset, self._facts(claim, sid))
+                state = lang.assert_facts(self.ruleset, self._facts(claim, sid))
             finally:
                 lang.delete_state(self.ruleset, sid)
             hits = list(self._hits)
             self._hits.clear()
+        if isinstance(state, dict) and state.get("exception"):
+            # durable-rules catches exceptions in actions and only records them in the state
+            raise RuntimeError("a durable-rules action failed")
         return self._edits(claim, hits)
 
     # -- from matches to edits (the same order and choices as the built-in evaluator) -------
@@ -283,19 +299,6 @@ class DurableEvaluator:
                 lines = (ln.line,) if other is None else (ln.line, other.line)
                 edits.append(rule.make_edit(ln, lines, other))
         return edits
-
-
-def _lines(ctx: Any) -> tuple:
-    """Line numbers of the facts a rule matched: (this, other), (line,) or (claim-any-line,)."""
-    for names in (("a", "b"), ("k", "x")):
-        try:
-            first, second = getattr(ctx, names[0]), getattr(ctx, names[1])
-        except (AttributeError, KeyError):
-            continue
-        if first is not None and second is not None:
-            return ((first["line"], second["line"]) if names == ("a", "b") else (second["line"],))
-    fact = ctx.m
-    return (fact["line"],) if fact.get("t") == "line" else ()
 
 
 def _positive(t: Test) -> Test:
