@@ -20,7 +20,7 @@ from .engine import Engine, error_result
 from .fixes import fix_claim
 from .models import Result
 from .plugin_manager import PluginError
-from .policy import PolicyError, load_schema
+from .policy import PolicyError, bundled_dir, load_schema
 from .readers import ReadError, read_claims
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -194,6 +194,44 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from .policy_tests import collect_cases, coverage, run_cases
+    paths = args.paths or [str(bundled_dir())]
+    cases = collect_cases(paths)
+    if not cases:
+        raise UsageError(f"no test files (*.test.yaml) under {', '.join(paths)}")
+    engine = Engine(args.policies or _policy_dirs(paths))
+    outcomes = run_cases(engine, cases)
+    failed = [o for o in outcomes if not o.passed]
+    w = sys.stdout.write
+    for o in outcomes:
+        w(f"{'PASS' if o.passed else 'FAIL'}  {o.case.path}:{o.case.line}  {o.case.name}\n")
+        for p in o.problems:
+            w(f"        {p}\n")
+    cov = coverage(engine, outcomes, payers={c.payer for c in cases})
+    w(f"\n{len(outcomes) - len(failed)} passed, {len(failed)} failed\n")
+    w(f"rule coverage: {cov.percent():.0f}%\n")
+    for payer, missing in sorted(cov.missing().items()):
+        if missing:
+            w(f"  {payer}: no case exercises {', '.join(missing)}\n")
+    if failed:
+        return EXIT_SOME_FAILED
+    if args.min_coverage is not None and cov.percent() < args.min_coverage:
+        sys.stderr.write(f"payer-rules: rule coverage {cov.percent():.0f}% is below --min-coverage {args.min_coverage}\n")
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def _policy_dirs(paths: list[str]) -> list[Path]:
+    """The folders of the given test paths: where their policies live."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        d = p if p.is_dir() else p.parent
+        if d not in out:
+            out.append(d)
+    return out
+
+
 def cmd_tables_import(args: argparse.Namespace) -> int:
     from .table_import import import_table
     from .tables import TableError
@@ -261,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     with_policies(p)
     p.set_defaults(func=cmd_payers)
+
+    p = sub.add_parser("test", help="run the test cases kept beside policies (*.test.yaml), with rule coverage")
+    p.add_argument("paths", nargs="*", help="test files or folders (default: the bundled policies)")
+    p.add_argument("--min-coverage", type=float, metavar="PERCENT",
+                   help="fail when the cases exercise less than this share of the policies' rules and table edits")
+    with_policies(p)
+    p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("tables", help="reference tables (NCCI PTP, MUE, fee schedule)")
     tsub = p.add_subparsers(dest="tables_command", required=True, metavar="ACTION")
