@@ -194,6 +194,21 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    from .lint import lint
+    problems = lint(args.paths or [str(bundled_dir())])
+    if args.format == "json":
+        sys.stdout.write(json.dumps([p.to_dict() for p in problems], indent=2) + "\n")
+    else:
+        for p in problems:
+            sys.stdout.write(p.text() + "\n")
+        errors = sum(p.severity == "error" for p in problems)
+        sys.stdout.write(f"{errors} error(s), {len(problems) - errors} warning(s)\n")
+    if any(p.severity == "error" for p in problems) or (args.strict and problems):
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from .policy_tests import collect_cases, coverage, run_cases
     paths = args.paths or [str(bundled_dir())]
@@ -299,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     with_policies(p)
     p.set_defaults(func=cmd_payers)
+
+    p = sub.add_parser("lint", help="check policy files without running claims")
+    p.add_argument("paths", nargs="*", help="policy files or folders (default: the bundled policies)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    p.set_defaults(func=cmd_lint)
 
     p = sub.add_parser("test", help="run the test cases kept beside policies (*.test.yaml), with rule coverage")
     p.add_argument("paths", nargs="*", help="test files or folders (default: the bundled policies)")

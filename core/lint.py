@@ -1,0 +1,228 @@
+"""``payer-rules lint``: problems in policy files, found without running claims.
+
+Errors: anything that stops the policy loading (schema, YAML, unknown names, overlapping
+windows, codes both timed and untimed, duplicate rule ids, bad templates, missing table
+files), and table files outside the policy's folder. Warnings: gaps between version
+windows, rules that can never fire, rules another rule always shadows, edits without a
+denial-code mapping, NCCI overrides of pairs the table had already deleted before the
+policy's window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .models import CATEGORIES
+from .policy import PolicyError, policy_files
+from .rules import All, Rule, Test
+from .tables import NO_DELETION, int_date, table_paths
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    column: int | None
+    severity: str  # error, warning
+    message: str
+
+    def text(self) -> str:
+        return f"{self.path}:{self.line or 1}:{self.column or 1}: {self.severity}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.path, "line": self.line, "column": self.column, "severity": self.severity,
+                "message": self.message}
+
+
+def lint(paths: Iterable[str | Path]) -> list[Problem]:
+    """Every problem in the policy files under ``paths``, in file and line order."""
+    from .engine import Engine
+    problems: list[Problem] = []
+    for f in [f for p in paths for f in policy_files(p)]:
+        if not f.exists():
+            problems.append(Problem(str(f), None, None, "error", "no such file or folder"))
+            continue
+        try:
+            engine = Engine(f)
+        except PolicyError as exc:
+            problems.extend(Problem(p.path, p.line, p.column, "error", p.message) for p in exc.problems)
+            continue
+        for versions in engine.policies.by_payer.values():
+            problems.extend(_check_policy(f, versions))
+    return sorted(set(problems), key=lambda p: (p.path, p.line or 0, p.column or 0, p.message))
+
+
+def _check_policy(path: Path, versions: list) -> list[Problem]:
+    out: list[Problem] = []
+    name = str(path)
+    first = versions[0]
+    lines = first.lines
+
+    def at(*keys: Any) -> tuple[int | None, int | None]:
+        return lines.find(keys) if lines else (None, None)
+
+    # windows: gaps between consecutive versions
+    for a, b in zip(versions, versions[1:]):
+        if a.effective_to is not None and _next_day(a.effective_to) < b.effective_from:
+            line, col = at("versions")
+            out.append(Problem(name, line, col, "warning",
+                               f"gap between version '{a.version}' (to {a.effective_to}) and '{b.version}' "
+                               f"(from {b.effective_from}): claims in between get no policy"))
+    for v in versions:
+        out.extend(_check_tables(path, v, at))
+        out.extend(_check_rules(name, v, at, versions))
+        out.extend(_check_denials(name, v, at))
+        out.extend(_check_overrides(name, v, at))
+    return out
+
+
+def _next_day(d: str) -> str:
+    from datetime import date, timedelta
+    return (date.fromisoformat(d) + timedelta(days=1)).isoformat()
+
+
+def _check_tables(path: Path, v, at) -> list[Problem]:
+    out = []
+    base = path.parent.resolve()
+    for kind in ("ptp", "mue", "pfs"):
+        found = table_paths(v, kind)
+        if not found:
+            continue
+        for p in found[0]:
+            try:
+                p.resolve().relative_to(base)
+            except ValueError:
+                line, col = at("tables", kind)
+                out.append(Problem(str(path), line, col, "error",
+                                   f"tables.{kind}: {p} lies outside the policy's folder; keep tables beside the "
+                                   "policy so the folder can be moved, shipped and reviewed as one"))
+    return out
+
+
+def _codes_of(node: Any) -> list[Test]:
+    """The tests that must all hold (top-level conjunction; any/not are not looked into)."""
+    if isinstance(node, Test):
+        return [node]
+    if isinstance(node, All):
+        return [t for x in node.items for t in _codes_of(x)]
+    return []
+
+
+def _never_fires(rule: Rule, known: set[str]) -> str | None:
+    """Why a rule can never fire, from contradictions among its top-level tests, or None."""
+    tests = _codes_of(rule.when)
+    allowed: frozenset[str] | None = None
+    banned: set[str] = set()
+    for t in tests:
+        if t.kind == "code_in":
+            if t.negate:
+                banned |= t.args[0]
+            else:
+                allowed = t.args[0] if allowed is None else allowed & t.args[0]
+    if allowed is not None and not (allowed - banned):
+        return "its code conditions exclude every code"
+    must, must_not = set(), set()
+    for t in tests:
+        if t.kind == "mods_all" and not t.negate:
+            must |= t.args[0]
+        if t.kind == "mods_any" and not t.negate and len(t.args[0]) == 1:
+            must |= t.args[0]
+        if t.kind == "mods_none" and not t.negate:
+            must_not |= t.args[0]
+    if must & must_not:
+        return f"it requires and forbids modifier(s) {', '.join(sorted(must & must_not))}"
+    for fld in ("minutes", "units"):
+        lo, hi = float("-inf"), float("inf")
+        for t in tests:
+            if t.kind == "num" and not t.negate and t.args[0] == fld:
+                op, val = t.args[1], t.args[2]
+                if op in ("gt", "gte"):
+                    lo = max(lo, val + (0.5 if op == "gt" else 0))
+                elif op in ("lt", "lte"):
+                    hi = min(hi, val - (0.5 if op == "lt" else 0))
+                elif op == "eq":
+                    lo, hi = max(lo, val), min(hi, val)
+        if lo > hi:
+            return f"no value of {fld} meets its conditions"
+    if rule.effective_from and rule.effective_to and rule.effective_from > rule.effective_to:
+        return "its effective_from is after its effective_to"
+    return None
+
+
+def _same_when(a: Rule, b: Rule) -> bool:
+    return a.scope == b.scope and a.when == b.when and a.other == b.other and \
+        a.effective_from == b.effective_from and a.effective_to == b.effective_to
+
+
+def _check_rules(name: str, v, at, versions) -> list[Problem]:
+    ev = v.data.get("policy_rules")
+    if ev is None:
+        return []
+    out = []
+    known = set(v.timed) | set(v.untimed)
+    for r in ev.rules:
+        line, col = at("rules", r.position)
+        why = _never_fires(r, known)
+        if why:
+            out.append(Problem(name, line, col, "warning", f"rule '{r.id}' can never fire: {why}"))
+        if r.effective_from or r.effective_to:
+            lo, hi = r.effective_from or "0000-00-00", r.effective_to or "9999-12-31"
+            if not any(lo <= (x.effective_to or "9999-12-31") and x.effective_from <= hi for x in versions):
+                out.append(Problem(name, line, col, "warning",
+                                   f"rule '{r.id}' can never fire: its window lies outside every version's window"))
+        if r.index_codes is not None and not (r.index_codes & known):
+            out.append(Problem(name, line, col, "warning",
+                               f"rule '{r.id}' applies only to codes this policy lists neither timed nor untimed "
+                               f"({', '.join(sorted(r.index_codes)[:5])})"))
+    for i, a in enumerate(ev.rules):
+        for b in ev.rules[i + 1:]:
+            if _same_when(a, b):
+                line, col = at("rules", b.position)
+                out.append(Problem(name, line, col, "warning",
+                                   f"rule '{b.id}' is shadowed by rule '{a.id}': same conditions, so both always "
+                                   "fire together; merge them or make one narrower"))
+    return out
+
+
+def _check_denials(name: str, v, at) -> list[Problem]:
+    out = []
+    ev = v.data.get("policy_rules")
+    for r in (ev.rules if ev else []):
+        if r.carc is None and r.group is None and v.denial(r.id, r.category) is None:
+            line, col = at("rules", r.position)
+            out.append(Problem(name, line, col, "warning",
+                               f"rule '{r.id}' has no denial codes: set edit.group/carc or denials['{r.id}'] "
+                               f"or denials['{r.category}']"))
+    # categories the configured plugins produce
+    produced = {"units", "coverage"}
+    for section, category in (("ncci", "bundling"), ("mue", "mue"), ("modifiers", "modifier"),
+                              ("documentation", "documentation")):
+        if v.settings.get(section):
+            produced.add(category)
+    for st in (v.settings.get("fee_schedule") or {}).get("statuses", {}).values():
+        produced.add(st.get("category", "coverage"))
+    for cat in sorted(produced & set(CATEGORIES)):
+        if cat not in v.denials:
+            line, col = at("denials")
+            out.append(Problem(name, line, col, "warning",
+                               f"no denial codes for category '{cat}', which this policy's checks produce"))
+    return out
+
+
+def _check_overrides(name: str, v, at) -> list[Problem]:
+    s = v.data.get("ncci_ptp")
+    if s is None:
+        return []
+    out = []
+    start = int(v.effective_from.replace("-", ""))
+    for i, (c1, c2) in enumerate(s.overrides):
+        rows = s.table.rows_for(c1, c2)
+        if rows and all(r.deletion != NO_DELETION and r.deletion < start for r in rows):
+            last = max(r.deletion for r in rows)
+            line, col = at("ncci", "overrides", i)
+            out.append(Problem(name, line, col, "warning",
+                               f"override of {c1}/{c2}: the table deleted that edit on {int_date(last)}, before "
+                               f"version '{v.version}' starts ({v.effective_from}); the override changes nothing"))
+    return out
