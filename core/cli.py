@@ -194,6 +194,56 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    failed = 0
+    try:
+        for n, raw in read_claims(args.file):
+            if isinstance(raw, ReadError):
+                info = {"claim_id": None, "status": "error", "why": raw.message}
+            else:
+                info = engine.explain(raw, args.payer)
+            failed += info["status"] == "error"
+            if args.format == "json":
+                sys.stdout.write(json.dumps(info, ensure_ascii=False) + "\n")
+            else:
+                render_explain(info, sys.stdout)
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc.__class__.__name__}") from None
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def render_explain(info: dict, out: TextIO) -> None:
+    w = out.write
+    w(f"claim {info.get('claim_id')}  payer {info.get('payer')}  {info['status'].upper()}\n")
+    if info["status"] == "error":
+        w(f"  could not be evaluated: {info['why']}\n\n")
+        return
+    w("policy version\n")
+    for v in info["versions"]:
+        w(f"  {v['why']}  ({v['file']})\n")
+    w("units\n")
+    for i, step in enumerate(info["units"]["steps"], start=1):
+        w(f"  {i}. {step}\n")
+    for ln in info["units"]["lines"]:
+        w(f"  line {ln['line']} {ln['code']}: {_s(ln['units'])} unit(s), decided by {ln['decided_by']}: {ln['why']}\n")
+    w("edits\n")
+    for e in info["edits"] or []:
+        w(f"  {e['severity'].upper():7} {e['rule']} by {e['by']} [{e['denial'] or 'no denial code'}"
+          f"{' ' + e['rarc'] if e['rarc'] else ''}] {e['message']}\n")
+        if e["fix"]:
+            w(f"          fix: {json.dumps(e['fix'], sort_keys=True)}\n")
+    if not info["edits"]:
+        w("  none\n")
+    w("did not fire\n")
+    for m in info["near_misses"] or ["(nothing close)"]:
+        w(f"  {m}\n")
+    w("plugins\n")
+    for hook, names in info["plugins"].items():
+        w(f"  {hook}: {', '.join(names) or '-'}\n")
+    w("\n")
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from .lint import lint
     problems = lint(args.paths or [str(bundled_dir())])
@@ -314,6 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     with_policies(p)
     p.set_defaults(func=cmd_payers)
+
+    p = sub.add_parser("explain", help="everything behind each claim's result: versions, units, edits, near misses")
+    p.add_argument("file", help="claims (as for check)")
+    p.add_argument("--payer")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    with_policies(p)
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("lint", help="check policy files without running claims")
     p.add_argument("paths", nargs="*", help="policy files or folders (default: the bundled policies)")

@@ -37,6 +37,7 @@ class _Hooks:
     compute_units_global: Any
     check_claim: Any
     adjust_result: Any
+    explain_claim: Any
 
 
 def error_result(raw: Any, payer: str | None, message: str, rule: str = "input.invalid") -> Result:
@@ -105,6 +106,7 @@ class Engine:
                 compute_units_global=bind("compute_units", [pm.get_plugin(n) for n in sorted(scoped)]),
                 check_claim=bind("check_claim", foreign),
                 adjust_result=bind("adjust_result", foreign),
+                explain_claim=bind("explain_claim", foreign),
             )
             try:
                 bind("prepare_policy", foreign)(policy=v, base_dir=Path(v.path).parent)
@@ -220,6 +222,54 @@ class Engine:
             r = self.evaluate(claim, payer)
             r.index = i
             yield r
+
+    def explain(self, claim: Claim | dict[str, Any], payer: str | None = None) -> dict[str, Any]:
+        """Everything behind a result, for people: the policy version chosen for each date
+        and why, the unit allocation step by step, each edit with the plugin or rule that
+        made it, the nearest edits that did not happen and why, and the plugins consulted."""
+        result = self.evaluate(claim, payer, explain=True)
+        out: dict[str, Any] = {"claim_id": result.claim_id, "payer": result.payer, "status": result.status,
+                               "result": result.to_dict()}
+        if result.status == "error":
+            out["why"] = result.error
+            return out
+        c = claim if isinstance(claim, Claim) else parse_claim(claim)
+        policies = self._policies
+        payer_id = result.payer
+        versions = policies.versions(payer_id)
+        choice = []
+        by_version: dict[str, list] = {}
+        for dos in sorted({ln.date_of_service for ln in c.lines}):
+            v = policies.select(payer_id, dos)
+            others = [f"{o.version} ({o.window()})" for o in versions if o is not v]
+            choice.append({"date_of_service": dos, "version": v.version, "window": v.window(),
+                           "why": f"{dos} lies in {v.version}'s window {v.window()}"
+                                  + (f"; not {', '.join(others)}" if others else ""), "file": v.path})
+            by_version.setdefault(v.version, []).extend(ln for ln in c.lines if ln.date_of_service == dos)
+        out["versions"] = choice
+        out["units"] = {"steps": result.steps, "lines": [
+            {"line": ln.line, "code": ln.code, "units": ln.units, "decided_by": ln.source, "why": ln.explanation}
+            for ln in result.lines]}
+        out["edits"] = [{"rule": e.rule, "by": e.source, "severity": e.severity, "lines": list(e.lines),
+                         "message": e.message, "denial": "-".join(x for x in (e.group, e.carc) if x) or None,
+                         "rarc": e.rarc, "fix": e.fix} for e in result.edits]
+        misses: list[str] = []
+        plugins: dict[str, list[str]] = {}
+        decisions = {ln.line: UnitDecision(ln.units, ln.explanation) for ln in result.lines}
+        for vid, lines in by_version.items():
+            v = next(x for x in versions if x.version == vid)
+            part = Claim(c.claim_id, c.payer, tuple(lines), c.patient, c.provider, c.diagnoses, c.extra)
+            alloc = Allocation(CORE, v.unit_method, {ln.line: decisions[ln.line] for ln in lines})
+            for said in v.hooks.explain_claim(claim=part, policy=v, allocation=alloc):
+                misses.extend(said)
+            plugins = {"unit method": [v.unit_method],
+                       "compute_units (overrides)": list(v.hooks.compute_units_payer.plugins
+                                                         + v.hooks.compute_units_global.plugins),
+                       "check_claim": list(v.hooks.check_claim.plugins),
+                       "adjust_result": list(v.hooks.adjust_result.plugins)}
+        out["near_misses"] = misses
+        out["plugins"] = plugins
+        return out
 
     def fix(self, claim: dict[str, Any], payer: str | None = None):
         """Apply every fix that needs no clinical judgment, evaluating again between kinds.

@@ -69,3 +69,14 @@ def prepare_policy(policy, base_dir):
     Raise :class:`payer_rules.PolicyError` (or ValueError with a message) for bad
     settings: the policy then fails to load and a policy already loaded stays in force.
     """
+
+
+@hookspec
+def explain_claim(claim, policy, allocation):
+    """Say what *almost* happened, for ``payer-rules explain``: return a list of sentences.
+
+    Edits that fired are already in the result; this hook names the nearest ones that
+    did not and why (an NCCI pair a modifier bypassed, units just under an MUE, a rule
+    whose conditions failed on one test). Called only when explaining, never per batch
+    claim.
+    """

@@ -598,3 +598,77 @@ def _claim_lines(rule: Rule, claim: Claim, window: list[Line]) -> tuple[int, ...
             matched |= {x.line for x in window if _holds(t.where, x, claim, x.date_of_service, window)}
     chosen = matched or {x.line for x in window}
     return tuple(sorted(chosen))
+
+
+# -- explaining --------------------------------------------------------------------------------
+
+def describe(node: Any) -> str:
+    """A condition in words, for explanations."""
+    if isinstance(node, Test):
+        k, a = node.kind, node.args
+        no = "not " if node.negate else ""
+        words = {
+            "code_in": lambda: f"code {no}in {', '.join(sorted(a[0])[:6])}{' ...' if len(a[0]) > 6 else ''}",
+            "code_prefix": lambda: f"code {no}starting {', '.join(a[0])}",
+            "mods_any": lambda: f"{no}one of modifiers {', '.join(sorted(a[0]))}",
+            "mods_all": lambda: f"{no}all of modifiers {', '.join(sorted(a[0]))}",
+            "mods_none": lambda: f"{no}none of modifiers {', '.join(sorted(a[0]))}",
+            "mods_count": lambda: f"{no}count of {', '.join(sorted(a[0]))} {NUM_OPS[a[1]]} {a[2]}",
+            "num": lambda: f"{a[0]} {no}{NUM_OPS[a[1]]} {a[2]:g}",
+            "num_missing": lambda: f"{a[0]} {'present' if node.negate else 'missing'}",
+            "dos_from": lambda: f"date of service {'before' if node.negate else 'on or after'} {a[0]}",
+            "dos_to": lambda: f"date of service {'after' if node.negate else 'on or before'} {a[0]}",
+            "region_missing": lambda: f"body region {'recorded' if node.negate else 'missing'}",
+            "region_in": lambda: f"body region {no}in {', '.join(sorted(a[1]))}",
+            "field_missing": lambda: f"{a[0]} {'present' if node.negate else 'missing'}",
+            "field_in": lambda: f"{a[0]} {no}in {', '.join(sorted(a[1]))}",
+            "dx_prefix": lambda: f"{'no' if node.negate else 'a'} diagnosis starting {', '.join(a[0])}",
+            "claim_value_missing": lambda: f"{a[0]} {'present' if node.negate else 'missing'}",
+            "claim_value_in": lambda: f"{a[0]} {no}in {', '.join(sorted(a[1]))}",
+            "age": lambda: f"patient age {no}{NUM_OPS[a[1]]} {a[2]:g}",
+            "age_missing": lambda: f"patient age {'known' if node.negate else 'unknown'}",
+        }
+        return words[k]()
+    if isinstance(node, All):
+        return " and ".join(describe(x) for x in node.items) or "always"
+    if isinstance(node, AnyOf):
+        return "(" + " or ".join(describe(x) for x in node.items) + ")"
+    if isinstance(node, Not):
+        return f"not ({describe(node.item)})"
+    if isinstance(node, LineQuantifier):
+        return f"{'some' if node.exists else 'no'} line with {describe(node.where)}"
+    if isinstance(node, Other):
+        where = [] if not node.where.items else [describe(node.where)]
+        where += ["the same date"] * node.same_date + ["the same body region"] * node.same_region
+        where += ["a different body region"] * node.different_region
+        return f"{'another' if node.exists else 'no other'} line with {' and '.join(where) or 'anything'}"
+    return type(node).__name__
+
+
+def near_misses(evaluator: "BuiltinEvaluator", claim: Claim) -> list[str]:
+    """The nearest rules that did not fire: those the claim could meet (by code) whose
+    conditions all held but one, with that one."""
+    out = []
+    fired = {(e.rule, e.lines[0] if e.lines else None) for e in evaluator.evaluate(claim)}
+    for rule in evaluator.candidates(claim):
+        window = [ln for ln in claim.lines if rule.in_window(ln.date_of_service)]
+        if not window:
+            continue
+        if rule.scope == "claim":
+            if not any(r == rule.id for r, _ in fired):
+                dos = min(ln.date_of_service for ln in claim.lines)
+                failed = [x for x in rule.when.items if not _holds(x, None, claim, dos, window)]
+                if len(failed) == 1:
+                    out.append(f"rule {rule.id} (claim): did not fire: needs {describe(failed[0])}")
+            continue
+        for ln in window:
+            if (rule.id, ln.line) in fired:
+                continue
+            if rule.index_codes is not None and ln.code not in rule.index_codes:
+                continue
+            failed = [x for x in rule.when.items if not _holds(x, ln, claim, ln.date_of_service, window)]
+            if len(failed) == 1:
+                out.append(f"rule {rule.id}, line {ln.line} {ln.code}: did not fire: needs {describe(failed[0])}")
+            elif not failed and rule.other is not None:
+                out.append(f"rule {rule.id}, line {ln.line} {ln.code}: did not fire: needs {describe(rule.other)}")
+    return out

@@ -159,3 +159,19 @@ def _assistant(cfg, claim, data):
                          "(de minimis); the line is paid at the reduced rate needlessly"),
                 fix={"action": "remove_modifier", "line": ln.line, "modifier": needed}))
     return edits
+
+
+@hookimpl
+def explain_claim(claim, policy, allocation):
+    """Where the claim stands against the KX threshold."""
+    data = policy.data.get(SOURCE)
+    kx = data and data["kx"]
+    ytd = (claim.patient or {}).get("therapy_ytd")
+    if not kx:
+        return []
+    if not isinstance(ytd, dict):
+        return ["KX threshold: not checked (the claim has no patient.therapy_ytd)"]
+    years = sorted({ln.date_of_service[:4] for ln in claim.lines})
+    thresholds = {str(k): v for k, v in kx["thresholds"].items()}
+    return [f"KX threshold {y}: {group} ${ytd.get(group, 0):,} of ${thresholds[y]:,}"
+            for y in years if y in thresholds for group in kx.get("groups", {"pt_slp": 0, "ot": 0})]

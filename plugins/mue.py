@@ -68,3 +68,20 @@ def check_claim(claim, policy, allocation):
         edits.append(Edit(rule=f"mue.mai{mue.mai}", category="mue", severity="error", lines=lines, message=msg,
                           source=SOURCE, fix=fix))
     return edits
+
+
+@hookimpl
+def explain_claim(claim, policy, allocation):
+    """Each code's units against its MUE when not exceeded."""
+    data = policy.data.get(SOURCE)
+    if data is None:
+        return []
+    table, version, _ = data
+    totals: dict[tuple[str, str], int] = {}
+    for ln in claim.lines:
+        units = ln.units if ln.units is not None else allocation.decisions[ln.line].units
+        if units and ln.code in table:
+            key = (ln.date_of_service, ln.code)
+            totals[key] = totals.get(key, 0) + units
+    return [f"MUE {code} on {dos}: {total} unit(s) of {table[code].value} allowed ({MAI_TEXT[table[code].mai]})"
+            for (dos, code), total in sorted(totals.items()) if total <= table[code].value]

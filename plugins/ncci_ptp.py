@@ -137,3 +137,40 @@ def _edit_for(s: Settings, policy, a, b, row: PtpRow, edits: list) -> None:
             message=(f"{where}: {', '.join(sorted(used))} claims a distinct service but both "
                      "lines treat the same body region; the edit applies"),
             source=SOURCE, fix={"action": "remove_line", "line": b.line}))
+
+
+@hookimpl
+def explain_claim(claim, policy, allocation):
+    """Pairs the table knows that did not become edits, and why."""
+    s: Settings | None = policy.data.get(SOURCE)
+    if s is None:
+        return []
+    out = []
+    for a in claim.lines:
+        for b in claim.lines:
+            if a is b or a.code == b.code or a.date_of_service != b.date_of_service:
+                continue
+            d = dos_int(a.date_of_service)
+            if (a.code, b.code) in s.overrides:
+                row = s.overrides[(a.code, b.code)]
+                if row.modifier_indicator == 9:
+                    out.append(f"NCCI {a.code}/{b.code} (lines {a.line}/{b.line}): switched off by the "
+                               f"{policy.payer} policy ({row.rationale})")
+                continue
+            rows = s.table.rows_for(a.code, b.code)
+            if not rows:
+                continue
+            row = s.table.lookup(a.code, b.code, d)
+            if row is None:
+                spans = "; ".join(f"{int_date(r.effective) if r.effective else 'start'} to "
+                                  f"{int_date(r.deletion) if r.deletion != 99991231 else 'now'}" for r in rows)
+                out.append(f"NCCI {a.code}/{b.code} (lines {a.line}/{b.line}): no edit in force on "
+                           f"{a.date_of_service} (the table has it {spans})")
+            elif row.modifier_indicator == 9:
+                out.append(f"NCCI {a.code}/{b.code} (lines {a.line}/{b.line}): modifier indicator 9, no edit")
+            elif row.modifier_indicator == 1:
+                used = _bypass(s, a, b)
+                if used:
+                    out.append(f"NCCI {a.code}/{b.code} (lines {a.line}/{b.line}): bypassed by "
+                               f"{', '.join(sorted(used))} (indicator 1)")
+    return out

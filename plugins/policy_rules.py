@@ -8,7 +8,7 @@ Which evaluator runs them is chosen when the Engine is built (``rules_evaluator`
 from __future__ import annotations
 
 from payer_rules import PolicyError, hookimpl
-from payer_rules.rules import SOURCE, BuiltinEvaluator, RuleProblem, compile_rules
+from payer_rules.rules import SOURCE, BuiltinEvaluator, RuleProblem, compile_rules, near_misses
 from payer_rules.yaml_source import SourceError, code_text
 
 
@@ -46,3 +46,11 @@ def check_claim(claim, policy, allocation):
     if evaluator is None:
         return []
     return evaluator.evaluate(claim)
+
+
+@hookimpl
+def explain_claim(claim, policy, allocation):
+    evaluator = policy.data.get(SOURCE)
+    if evaluator is None:
+        return []
+    return near_misses(BuiltinEvaluator(evaluator.rules), claim)
