@@ -244,6 +244,22 @@ def render_explain(info: dict, out: TextIO) -> None:
     w("\n")
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .policy_diff import DiffError, diff, render
+    engine = _engine(args)
+    try:
+        d = diff(engine, args.payer, args.old, args.new, args.claims)
+    except DiffError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {exc.filename}: {exc.strerror or exc.__class__.__name__}") from None
+    if args.format == "json":
+        sys.stdout.write(json.dumps(d, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render(d) + "\n")
+    return EXIT_OK
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from .lint import lint
     problems = lint(args.paths or [str(bundled_dir())])
@@ -371,6 +387,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     with_policies(p)
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("diff", help="what changed between two policy versions, and its impact on claims")
+    p.add_argument("old", help="a version id of --payer, or a policy file (FILE or FILE:VERSION)")
+    p.add_argument("new", help="the same, for the new side")
+    p.add_argument("--payer", required=True)
+    p.add_argument("--claims", metavar="FILE", help="evaluate these claims under both sides and count what changes")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    with_policies(p)
+    p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("lint", help="check policy files without running claims")
     p.add_argument("paths", nargs="*", help="policy files or folders (default: the bundled policies)")
