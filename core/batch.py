@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 import orjson
 
 from .engine import Engine, error_result
-from .readers import _describe
+from .readers import ReadError, _describe, is_x12
 
 CHUNK = 1000
 
@@ -100,6 +100,19 @@ def _init_worker(sources: list[str] | None, payer: str | None) -> None:
     _PAYER = payer
 
 
+def _result_for(raw: Any, lineno: int, name: str, engine: Engine, payer: str | None):
+    """The result for one record: JSON bytes of a claim, or the ReadError an X12 file gave."""
+    if isinstance(raw, ReadError):
+        return error_result(None, payer, raw.message, rule="input.unreadable")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return error_result(None, payer, f"{name}:{lineno}: {_describe(exc)}", rule="input.unreadable")
+    if type(value) is not dict:
+        return error_result(None, payer, f"{name}:{lineno}: a claim must be a JSON object", rule="input.unreadable")
+    return engine.evaluate(value, payer)
+
+
 def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[bytes, dict[str, Any]]:
     """Evaluate ``(record number, file line, raw line)`` records; return output bytes and counts."""
     engine, payer = _ENGINE, _PAYER
@@ -112,16 +125,7 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
     payers: dict[str, Counter] = {}
     lines = 0
     for n, lineno, raw in records:
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            result = error_result(None, payer, f"{name}:{lineno}: {_describe(exc)}", rule="input.unreadable")
-        else:
-            if type(value) is dict:
-                result = engine.evaluate(value, payer)
-            else:
-                result = error_result(None, payer, f"{name}:{lineno}: a claim must be a JSON object",
-                                      rule="input.unreadable")
+        result = _result_for(raw, lineno, name, engine, payer)
         result.index = n
         out.append(orjson.dumps(result.to_dict()))
         statuses[result.status] += 1
@@ -141,6 +145,26 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
 
 
 # -- reading, resuming, writing --------------------------------------------------------------
+
+def x12_chunks(fh: BinaryIO, skip: int, name: str, payers: dict[str, str],
+               size: int = CHUNK) -> Iterator[list[tuple[int, int, Any]]]:
+    """Records of an X12 837P file in chunks: each claim as JSON bytes, or its ReadError."""
+    from .x12 import X12Error, parse_837
+    text = fh.read().decode("utf-8", errors="replace")
+    batch: list[tuple[int, int, Any]] = []
+    try:
+        claims = list(parse_837(text, payers, name))
+    except X12Error as exc:
+        claims = [ReadError(f"{name}: {exc}")]
+    for n, claim in enumerate(claims, start=1):
+        if n <= skip:
+            continue
+        batch.append((n, 0, claim if isinstance(claim, ReadError) else orjson.dumps(claim)))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 def chunks(fh: BinaryIO, skip: int, size: int = CHUNK) -> Iterator[list[tuple[int, int, bytes]]]:
     """Records of a JSON lines file in chunks; the first ``skip`` records are passed over."""
@@ -234,9 +258,13 @@ def run_batch(
     started = time.perf_counter()
     name = str(src)
     with open(in_path, "rb") as fin, open(out_path, "ab" if resume else "wb") as fout:
+        if is_x12(fin):
+            feed_all = x12_chunks(fin, skip, name, engine.x12_payers(), chunk_size)
+        else:
+            feed_all = chunks(fin, skip, chunk_size)
         if workers <= 1:
             _ENGINE, _PAYER = engine, payer
-            for records in chunks(fin, skip, chunk_size):
+            for records in feed_all:
                 data, counts = process_chunk(records, name)
                 fout.write(data)
                 fout.flush()
@@ -252,7 +280,7 @@ def run_batch(
             with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                      initargs=(sources, payer)) as pool:
                 pending = []
-                feed = chunks(fin, skip, chunk_size)
+                feed = feed_all
                 exhausted = False
                 while True:
                     while not exhausted and len(pending) < workers * 2:

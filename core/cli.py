@@ -80,7 +80,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     bout = sys.stdout.buffer
     failed = total = 0
     try:
-        records = read_claims(args.file)
+        records = read_claims(args.file, engine.x12_payers())
         for n, raw in records:
             total += 1
             if isinstance(raw, ReadError):
@@ -198,7 +198,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     engine = _engine(args)
     failed = 0
     try:
-        for n, raw in read_claims(args.file):
+        for n, raw in read_claims(args.file, engine.x12_payers()):
             if isinstance(raw, ReadError):
                 info = {"claim_id": None, "status": "error", "why": raw.message}
             else:
@@ -346,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="policy folder or file (repeatable); default: the bundled policies")
 
     p = sub.add_parser("check", help="check claims; one JSON result per claim, in input order")
-    p.add_argument("file", help="claims: one JSON object, a JSON array or JSON lines; - for standard input")
+    p.add_argument("file", help="claims: one JSON object, a JSON array, JSON lines or an X12 837P file; - for standard input")
     p.add_argument("--payer", help="evaluate every claim under this payer (default: each claim's payer)")
     p.add_argument("--format", choices=["json", "text"], default="json")
     p.add_argument("--fix", action="store_true",

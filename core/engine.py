@@ -137,6 +137,14 @@ class Engine:
     def policies(self) -> PolicySet:
         return self._policies
 
+    def x12_payers(self) -> dict[str, str]:
+        """X12 payer ids (NM1*PR09) to payer ids, from the policies' ``x12_payer_ids``."""
+        out: dict[str, str] = {}
+        for v in self._policies.all():
+            for pid in v.settings.get("x12_payer_ids", []):
+                out.setdefault(str(pid), v.payer)
+        return out
+
     def payers(self) -> list[dict[str, Any]]:
         """Each payer with its versions and windows, for listings."""
         out = []

@@ -36,18 +36,35 @@ def open_input(path: str) -> BinaryIO:
     return open(Path(path), "rb")
 
 
-def read_claims(path: str) -> Iterator[tuple[int, Any]]:
-    """Yield ``(record number, claim dict or ReadError)`` for every record in ``path``.
+def read_claims(path: str, x12_payers: dict[str, str] | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(record number, claim dict or ReadError)`` for every record in ``path``:
+    JSON (object, array or lines) or an X12 837P interchange, told apart by content.
 
+    ``x12_payers`` maps X12 payer ids to policy payer ids (the policies' x12_payer_ids).
     Raises OSError only when the file itself cannot be opened.
     """
     name = "<stdin>" if path == "-" else path
     fh = open_input(path)
     try:
+        if is_x12(fh):
+            from .x12 import X12Error, parse_837
+            data = fh.read()
+            text = data.decode("utf-8", errors="replace")
+            try:
+                yield from enumerate(parse_837(text, x12_payers, name), start=1)
+            except X12Error as exc:
+                yield 1, ReadError(f"{name}: {exc}")
+            return
         yield from iter_records(fh, name)
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
+
+
+def is_x12(fh: BinaryIO) -> bool:
+    """True when a buffered binary stream starts (after blanks) with an ISA segment."""
+    head = fh.peek(512)[:512] if hasattr(fh, "peek") else b""
+    return head.lstrip()[:3] == b"ISA"
 
 
 def _claim_or_error(value: Any, where: str) -> Any:

@@ -118,3 +118,13 @@ def test_trace_env_names_hooks_not_claim_data(tmp_path):
     assert "payer_rules trace: check_claim -> " in out.stderr
     assert "unit_checks" in out.stderr
     assert "SECRET-ID" not in out.stderr and "PATIENT-XYZ" not in out.stderr
+
+
+def test_nothing_installed_under_a_generic_top_level_name():
+    from importlib.metadata import PackageNotFoundError, files
+    try:
+        installed = files("payer-rules") or []
+    except PackageNotFoundError:
+        pytest.skip("payer-rules is not installed")
+    tops = {str(f).split("/")[0] for f in installed if str(f).endswith(".py")}
+    assert not tops & {"core", "plugins", "payer_configs", "tests"}, tops
