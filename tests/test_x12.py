@@ -82,7 +82,7 @@ def test_check_reads_837_by_content(tmp_path):
     from payer_rules.policy import bundled_dir
     import shutil
     shutil.copytree(bundled_dir() / "tables", pol / "tables")
-    text = (bundled_dir() / "medicare.yaml").read_text().replace("plugins: []", 'plugins: []\nx12_payer_ids: ["04412"]')
+    text = (bundled_dir() / "medicare.yaml").read_text().replace("x12_payer_ids: []", 'x12_payer_ids: ["04412"]')
     (pol / "medicare.yaml").write_text(text)
     r = subprocess.run([sys.executable, "-m", "payer_rules.cli", "check", str(f), "--policies", str(pol)],
                        capture_output=True, text=True)
