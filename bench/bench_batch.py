@@ -70,6 +70,39 @@ def table_load_seconds(policy: Path, env: dict) -> float:
     return float(out.stdout.strip())
 
 
+RULES_ONLY = r'''
+import json, sys, time
+from payer_rules import Engine, parse_claim
+policy, claims_file, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+claims = []
+with open(claims_file) as fh:
+    for i, line in enumerate(fh):
+        if i >= n:
+            break
+        c = json.loads(line)
+        c["payer"] = "medicare"
+        claims.append(parse_claim(c))
+out = {"claims": len(claims)}
+for name in ("builtin", "durable"):
+    ev = Engine(policy, rules_evaluator=name).policies.versions("medicare")[0].data["policy_rules"]
+    best = 1e9
+    for _ in range(3):
+        t = time.perf_counter()
+        for c in claims:
+            ev.evaluate(c)
+        best = min(best, time.perf_counter() - t)
+    out[f"{name}_us"] = best / len(claims) * 1e6
+print(json.dumps(out))
+'''
+
+
+def rules_only(policy: Path, claims: Path, env: dict) -> dict:
+    """The rules step alone under each evaluator (best of three passes over 20,000 claims)."""
+    out = subprocess.run([sys.executable, "-c", RULES_ONLY, str(policy), str(claims), "20000"],
+                         check=True, env=env, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--claims", type=int, default=200_000)
@@ -98,6 +131,15 @@ def main() -> None:
                                      "--summary", str(summary)], env)
             work = json.loads(summary.read_text())["seconds"]
             rows.append((f"engine, {workers} worker{'s' if workers > 1 else ''}", secs, work, rss))
+        durable_ok = subprocess.run([sys.executable, "-c", "import durable.lang"], capture_output=True).returncode == 0
+        if durable_ok:
+            summary = tmp / "summary_durable.json"
+            secs, rss = timed(exe + ["batch", str(claims), "-o", str(tmp / "out_durable.jsonl"), "-q",
+                                     "--payer", "medicare", "--rules-evaluator", "durable", "--policies", str(policy),
+                                     "--summary", str(summary)], env)
+            work = json.loads(summary.read_text())["seconds"]
+            rows.append(("engine, durable-rules evaluator, 1 worker", secs, work, rss))
+        rules_alone = rules_only(policy, claims, env) if durable_ok else None
         t = bundled() / "tables"
         timings = tmp / "floor.json"
         secs, rss = timed([sys.executable, str(HERE / "floor.py"), str(claims), str(tmp / "floor.jsonl"), str(ptp),
@@ -107,6 +149,8 @@ def main() -> None:
         rows.append(("floor (bench/floor.py)", secs, ft["seconds"], rss))
         floor_load = ft["load_seconds"]
         same = (tmp / "out1.jsonl").read_bytes() == (tmp / "out2.jsonl").read_bytes()
+        if durable_ok:
+            same_durable = (tmp / "out1.jsonl").read_bytes() == (tmp / "out_durable.jsonl").read_bytes()
     floor_rate = args.claims / rows[-1][2]
     lines = [
         "<!-- batch-bench -->",
@@ -124,6 +168,13 @@ def main() -> None:
         rate = args.claims / work
         lines.append(f"| {name} | {secs:.2f} | {work:.2f} | {rate:,.0f} | {work / args.claims * 1e6:.1f} | "
                      f"{rss:.0f} MB | {rate / floor_rate:.2f} |")
+    if rules_alone:
+        lines += ["", f"Durable-rules evaluator output identical to the built-in one: {'yes' if same_durable else 'NO'}. "
+                  f"The policy's rules alone (the `policy_rules` step, {rules_alone['claims']:,} claims, in one process): "
+                  f"built-in {rules_alone['builtin_us']:.1f} us/claim, durable-rules {rules_alone['durable_us']:.1f} "
+                  f"us/claim ({rules_alone['durable_us'] / rules_alone['builtin_us']:.1f}x)."]
+    else:
+        lines += ["", "durable-rules is not installed here (extra `rete`): its rows are left out."]
     lines += ["", f"Table load: the engine's Medicare policy with the full PTP table, from cache, {load:.2f} s "
               f"(a fresh process: imports, policy validation, tables); the floor's dict of the same table, "
               f"{floor_load:.1f} s.", "<!-- /batch-bench -->"]

@@ -93,10 +93,10 @@ _ENGINE: Engine | None = None
 _PAYER: str | None = None
 
 
-def _init_worker(sources: list[str] | None, payer: str | None) -> None:
+def _init_worker(sources: list[str] | None, payer: str | None, evaluator: str) -> None:
     global _ENGINE, _PAYER
     if _ENGINE is None:  # with fork the parent's engine is already here
-        _ENGINE = Engine(sources)
+        _ENGINE = Engine(sources, rules_evaluator=evaluator)
     _PAYER = payer
 
 
@@ -278,7 +278,7 @@ def run_batch(
             ctx = get_context(method)
             sources = [str(p) for p in engine._sources]
             with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(sources, payer)) as pool:
+                                     initargs=(sources, payer, engine.rules_evaluator)) as pool:
                 pending = []
                 feed = feed_all
                 exhausted = False

@@ -44,7 +44,7 @@ def dump_bytes(result: Result, extra: dict | None = None) -> bytes:
 
 
 def _engine(args: argparse.Namespace) -> Engine:
-    return Engine(args.policies or None)
+    return Engine(args.policies or None, rules_evaluator=getattr(args, "rules_evaluator", None) or "builtin")
 
 
 def render_text(result: Result, out: TextIO) -> None:
@@ -178,7 +178,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("--workers must be 1 or more")
     try:
-        summary = run_batch(args.input, args.output, policies=args.policies or None, payer=args.payer,
+        summary = run_batch(args.input, args.output, engine=_engine(args), payer=args.payer,
                             workers=args.workers, resume=args.resume,
                             progress=False if args.quiet else None)
     except FileNotFoundError as exc:
@@ -344,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     def with_policies(p: argparse.ArgumentParser) -> None:
         p.add_argument("--policies", action="append", metavar="PATH",
                        help="policy folder or file (repeatable); default: the bundled policies")
+        p.add_argument("--rules-evaluator", choices=["builtin", "durable"], default="builtin",
+                       help="what runs the policies' rules: builtin (default) or durable (durable-rules, extra 'rete')")
 
     p = sub.add_parser("check", help="check claims; one JSON result per claim, in input order")
     p.add_argument("file", help="claims: one JSON object, a JSON array, JSON lines or an X12 837P file; - for standard input")

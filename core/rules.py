@@ -32,7 +32,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .models import Claim, Edit, Line
 from .yaml_source import code_text, plain
@@ -115,6 +115,13 @@ class Rule:
     path: str = ""
     line: int | None = None
     claim_tests: tuple = field(default_factory=tuple)  # every claim-level Test in the rule
+    #: ``when`` and ``other_line.where`` as compiled functions (set by compile_rules)
+    check: Any = field(default=None, repr=False, compare=False)
+    other_check: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def windowed(self) -> bool:
+        return self.effective_from is not None or self.effective_to is not None
 
     def in_window(self, dos: str) -> bool:
         return (self.effective_from is None or self.effective_from <= dos) and \
@@ -364,6 +371,7 @@ def compile_rules(raw_rules: list[dict], code_sets: dict[str, frozenset[str]], p
             group=e.get("group"), carc=None if e.get("carc") is None else str(e["carc"]), rarc=e.get("rarc"),
             fix=e.get("fix"), index_codes=index, position=position, path=path,
             claim_tests=tuple(dict.fromkeys(claim_tests)),
+            check=compile_check(when), other_check=compile_check(other.where) if other else None,
         ))
     return out
 
@@ -424,61 +432,64 @@ def _cmp(a: float, op: str, b: float) -> bool:
     return a != b
 
 
+def _age_test(t: Test, claim: Claim, dos: str) -> bool:
+    age = patient_age(claim, dos)
+    return age is not None and _cmp(age, t.args[1], t.args[2])
+
+
+def _claim_value_in(t: Test, claim: Claim, dos: str) -> bool:
+    v = claim_value(claim, t.args[0])
+    return v is not None and str(v).lower() in t.args[1]
+
+
+#: What each claim-level test means, by kind (before ``negate``). Both evaluators use these.
+CLAIM_TESTS: dict[str, Callable[[Test, Claim, str], bool]] = {
+    "dx_prefix": lambda t, c, d: any(x.startswith(t.args[0]) for x in c.diagnoses),
+    "claim_value_missing": lambda t, c, d: _empty(claim_value(c, t.args[0])),
+    "claim_value_in": _claim_value_in,
+    "age": _age_test,
+    "age_missing": lambda t, c, d: patient_age(c, d) is None,
+}
+
+
+def _num(ln: Line, field_name: str) -> int | None:
+    if field_name == "units":
+        return ln.units
+    return ln.minutes if ln.minutes is not None else ln.minutes_from_times
+
+
+def _field_in(t: Test, ln: Line) -> bool:
+    v = line_value(ln, t.args[0])
+    return v is not None and not isinstance(v, (list, dict)) and str(v).lower() in t.args[1]
+
+
+#: What each line test means, by kind (before ``negate``). Both evaluators use these.
+LINE_TESTS: dict[str, Callable[[Test, Line], bool]] = {
+    "code_in": lambda t, ln: ln.code in t.args[0],
+    "code_prefix": lambda t, ln: ln.code.startswith(t.args[0]),
+    "mods_any": lambda t, ln: not t.args[0].isdisjoint(ln.modifiers),
+    "mods_all": lambda t, ln: t.args[0].issubset(ln.modifiers),
+    "mods_none": lambda t, ln: t.args[0].isdisjoint(ln.modifiers),
+    "mods_count": lambda t, ln: _cmp(len(t.args[0].intersection(ln.modifiers)), t.args[1], t.args[2]),
+    "num": lambda t, ln: (v := _num(ln, t.args[0])) is not None and _cmp(v, t.args[1], t.args[2]),
+    "num_missing": lambda t, ln: _num(ln, t.args[0]) is None,
+    "dos_from": lambda t, ln: ln.date_of_service >= t.args[0],
+    "dos_to": lambda t, ln: ln.date_of_service <= t.args[0],
+    "region_missing": lambda t, ln: _empty(ln.body_region),
+    "region_in": lambda t, ln: ln.body_region is not None and ln.body_region.strip().lower() in t.args[1],
+    "field_missing": lambda t, ln: _empty(line_value(ln, t.args[0])),
+    "field_in": _field_in,
+}
+
+
 def claim_test(t: Test, claim: Claim, dos: str) -> bool:
-    """A claim-level test (the same code serves both evaluators)."""
-    k = t.kind
-    if k == "dx_prefix":
-        res = any(d.startswith(t.args[0]) for d in claim.diagnoses)
-    elif k == "claim_value_missing":
-        res = _empty(claim_value(claim, t.args[0]))
-    elif k == "claim_value_in":
-        v = claim_value(claim, t.args[0])
-        res = v is not None and str(v).lower() in t.args[1]
-    elif k == "age":
-        age = patient_age(claim, dos)
-        res = age is not None and _cmp(age, t.args[1], t.args[2])
-    elif k == "age_missing":
-        res = patient_age(claim, dos) is None
-    else:  # pragma: no cover - compile never builds another kind
-        raise ValueError(k)
-    return res != t.negate
+    """A claim-level test, negation applied."""
+    return CLAIM_TESTS[t.kind](t, claim, dos) != t.negate
 
 
 def line_test(t: Test, ln: Line) -> bool:
-    k = t.kind
-    if k == "code_in":
-        res = ln.code in t.args[0]
-    elif k == "code_prefix":
-        res = ln.code.startswith(t.args[0])
-    elif k == "mods_any":
-        res = not t.args[0].isdisjoint(ln.modifiers)
-    elif k == "mods_all":
-        res = t.args[0].issubset(ln.modifiers)
-    elif k == "mods_none":
-        res = t.args[0].isdisjoint(ln.modifiers)
-    elif k == "mods_count":
-        res = _cmp(len(t.args[0].intersection(ln.modifiers)), t.args[1], t.args[2])
-    elif k == "num":
-        v = ln.units if t.args[0] == "units" else ln.timed_minutes
-        res = v is not None and _cmp(v, t.args[1], t.args[2])
-    elif k == "num_missing":
-        res = (ln.units if t.args[0] == "units" else ln.timed_minutes) is None
-    elif k == "dos_from":
-        res = ln.date_of_service >= t.args[0]
-    elif k == "dos_to":
-        res = ln.date_of_service <= t.args[0]
-    elif k == "region_missing":
-        res = _empty(ln.body_region)
-    elif k == "region_in":
-        res = ln.body_region is not None and ln.body_region.strip().lower() in t.args[1]
-    elif k == "field_missing":
-        res = _empty(line_value(ln, t.args[0]))
-    elif k == "field_in":
-        v = line_value(ln, t.args[0])
-        res = v is not None and not isinstance(v, (list, dict)) and str(v).lower() in t.args[1]
-    else:  # pragma: no cover
-        raise ValueError(k)
-    return res != t.negate
+    """A line test, negation applied."""
+    return LINE_TESTS[t.kind](t, ln) != t.negate
 
 
 def same_region(a: Line, b: Line) -> bool:
@@ -492,27 +503,57 @@ def different_region(a: Line, b: Line) -> bool:
 
 # -- the built-in evaluator ----------------------------------------------------------------------
 
-def _holds(node: Any, ln: Line | None, claim: Claim, dos: str, window: list[Line]) -> bool:
+Check = Callable[[Any, Claim, str, list], bool]  # (line or None, claim, date of service, window)
+
+
+def compile_check(node: Any) -> Check:
+    """A condition tree as one Python function, built once when the policy loads."""
     if type(node) is Test:
-        return line_test(node, ln) if node.on == "line" else claim_test(node, claim, dos)
+        t = node
+        if t.on == "line":
+            fn = LINE_TESTS[t.kind]
+            if t.negate:
+                return lambda ln, c, d, w: not fn(t, ln)
+            return lambda ln, c, d, w: fn(t, ln)
+        cfn = CLAIM_TESTS[t.kind]
+        if t.negate:
+            return lambda ln, c, d, w: not cfn(t, c, d)
+        return lambda ln, c, d, w: cfn(t, c, d)
     if type(node) is All:
-        for x in node.items:
-            if not _holds(x, ln, claim, dos, window):
-                return False
-        return True
+        parts = tuple(compile_check(x) for x in node.items)
+        if not parts:
+            return lambda ln, c, d, w: True
+        if len(parts) == 1:
+            return parts[0]
+
+        def all_of(ln, c, d, w):
+            for p in parts:
+                if not p(ln, c, d, w):
+                    return False
+            return True
+        return all_of
     if type(node) is AnyOf:
-        return any(_holds(x, ln, claim, dos, window) for x in node.items)
+        branches = tuple(compile_check(x) for x in node.items)
+        return lambda ln, c, d, w: any(b(ln, c, d, w) for b in branches)
     if type(node) is Not:
-        return not _holds(node.item, ln, claim, dos, window)
+        inner = compile_check(node.item)
+        return lambda ln, c, d, w: not inner(ln, c, d, w)
     if type(node) is LineQuantifier:
-        found = any(_holds(node.where, x, claim, x.date_of_service, window) for x in window)
-        return found == node.exists
+        where = compile_check(node.where)
+        exists = node.exists
+        return lambda ln, c, d, w: any(where(x, c, x.date_of_service, w) for x in w) == exists
     raise ValueError(type(node).__name__)  # pragma: no cover
+
+
+def _holds(node: Any, ln: Line | None, claim: Claim, dos: str, window: list[Line]) -> bool:
+    """Evaluate a condition tree once (explanations; the evaluator keeps compiled checks)."""
+    return compile_check(node)(ln, claim, dos, window)
 
 
 def _other_matches(rule: Rule, ln: Line, claim: Claim) -> list[Line]:
     o = rule.other
     assert o is not None
+    where = rule.other_check
     out = []
     for x in claim.lines:
         if x is ln:
@@ -523,7 +564,7 @@ def _other_matches(rule: Rule, ln: Line, claim: Claim) -> list[Line]:
             continue
         if o.different_region and not different_region(ln, x):
             continue
-        if _holds(o.where, x, claim, x.date_of_service, []):
+        if where(x, claim, x.date_of_service, ()):
             out.append(x)
     return out
 
@@ -532,7 +573,8 @@ class BuiltinEvaluator:
     """Evaluates compiled rules in pure Python. Immutable after construction; thread-safe.
 
     Rules whose conditions require certain codes are indexed by those codes, so a claim
-    is only tried against the rules that can apply to its codes (``candidates``).
+    is only tried against the rules that can apply to its codes (``candidates``). Each
+    rule's conditions were compiled into one function when the policy loaded.
     """
 
     name = "builtin"
@@ -550,31 +592,42 @@ class BuiltinEvaluator:
 
     def candidates(self, claim: Claim) -> list[Rule]:
         """The rules a claim can meet, in policy order."""
-        found = {id(r): r for r in self.unindexed}
         by_code = self.by_code
+        found = None
         for ln in claim.lines:
-            for r in by_code.get(ln.code, ()):
-                found[id(r)] = r
+            hit = by_code.get(ln.code)
+            if hit:
+                if found is None:
+                    found = {id(r): r for r in self.unindexed}
+                for r in hit:
+                    found[id(r)] = r
+        if found is None:
+            return self.unindexed
         return sorted(found.values(), key=lambda r: r.position)
 
     def evaluate(self, claim: Claim) -> list[Edit]:
         edits: list[Edit] = []
         if not self.rules:
             return edits
+        all_lines = claim.lines
         for rule in self.candidates(claim):
-            window = [ln for ln in claim.lines if rule.in_window(ln.date_of_service)]
-            if not window:
-                continue
-            if rule.scope == "claim":
-                dos = min(ln.date_of_service for ln in claim.lines)
-                if _holds(rule.when, None, claim, dos, window):
-                    matched = _claim_lines(rule, claim, window)
-                    edits.append(rule.make_edit(None, matched, None))
-                continue
-            for ln in window:
-                if rule.index_codes is not None and ln.code not in rule.index_codes:
+            if rule.windowed:
+                window = [ln for ln in all_lines if rule.in_window(ln.date_of_service)]
+                if not window:
                     continue
-                if not _holds(rule.when, ln, claim, ln.date_of_service, window):
+            else:
+                window = all_lines
+            check = rule.check
+            if rule.scope == "claim":
+                dos = min(ln.date_of_service for ln in all_lines)
+                if check(None, claim, dos, window):
+                    edits.append(rule.make_edit(None, _claim_lines(rule, claim, window), None))
+                continue
+            index = rule.index_codes
+            for ln in window:
+                if index is not None and ln.code not in index:
+                    continue
+                if not check(ln, claim, ln.date_of_service, window):
                     continue
                 other = None
                 if rule.other is not None:
