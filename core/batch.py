@@ -118,26 +118,26 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
     engine, payer = _ENGINE, _PAYER
     assert engine is not None
     out = []
-    statuses: Counter = Counter()
-    categories: Counter = Counter()
-    severities: Counter = Counter()
-    rules: Counter = Counter()
-    payers: dict[str, Counter] = {}
+    statuses: dict[str, int] = {}
+    categories: dict[str, int] = {}
+    severities: dict[str, int] = {}
+    rules: dict[str, int] = {}
+    payers: dict[str, dict[str, int]] = {}
     lines = 0
+    dumps = orjson.dumps
     for n, lineno, raw in records:
         result = _result_for(raw, lineno, name, engine, payer)
         result.index = n
-        out.append(orjson.dumps(result.to_dict()))
-        statuses[result.status] += 1
+        out.append(dumps(result.to_dict()))
+        status = result.status
+        statuses[status] = statuses.get(status, 0) + 1
         lines += len(result.lines)
-        pc = payers.get(result.payer or "(none)")
-        if pc is None:
-            pc = payers[result.payer or "(none)"] = Counter()
-        pc[result.status] += 1
+        pc = payers.setdefault(result.payer or "(none)", {})
+        pc[status] = pc.get(status, 0) + 1
         for e in result.edits:
-            categories[e.category] += 1
-            severities[e.severity] += 1
-            rules[e.rule] += 1
+            categories[e.category] = categories.get(e.category, 0) + 1
+            severities[e.severity] = severities.get(e.severity, 0) + 1
+            rules[e.rule] = rules.get(e.rule, 0) + 1
     out.append(b"")
     return b"\n".join(out), {"claims": len(records), "lines": lines, "statuses": statuses,
                             "categories": categories, "severities": severities, "rules": rules,

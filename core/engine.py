@@ -323,7 +323,7 @@ class Engine:
                 sources[n] = source
         allocation = Allocation(source, method, decisions, steps, ties)
         edits: list[Edit] = []
-        for contributed in hooks.check_claim(claim=claim, policy=v, allocation=allocation):
+        for contributed in hooks.check_claim.call(claim, v, allocation):
             if contributed:
                 edits.extend(contributed)
         version = v.version

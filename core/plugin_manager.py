@@ -67,7 +67,7 @@ class BoundHook:
     hook, calls go through pluggy's own caller so its monitoring sees every one.
     """
 
-    __slots__ = ("caller", "calls", "direct", "firstresult", "plugins")
+    __slots__ = ("caller", "calls", "direct", "firstresult", "plugins", "argnames", "positional")
 
     def __init__(self, caller: Any, direct: bool):
         impls = caller.get_hookimpls()
@@ -76,10 +76,27 @@ class BoundHook:
         self.direct = direct and not any(i.hookwrapper or i.wrapper for i in impls)
         self.calls = tuple((i.function, tuple(i.argnames)) for i in reversed(impls))
         self.plugins = tuple(i.plugin_name for i in reversed(impls))
+        # for call(): each implementation's arguments as positions in the spec's argument list
+        self.argnames = tuple(caller.spec.argnames) if caller.spec else ()
+        self.positional = tuple(
+            (fn, None if names == self.argnames else tuple(self.argnames.index(n) for n in names))
+            for fn, names in self.calls)
 
     def __bool__(self) -> bool:
         """False when no plugin implements the hook for this policy: callers may skip it."""
         return bool(self.calls)
+
+    def call(self, *args: Any) -> list:
+        """A non-firstresult hook with its arguments by position, in the hookspec's order:
+        the per-claim path, without building a keyword dict for every implementation."""
+        if not self.direct:
+            return self.caller(**dict(zip(self.argnames, args)))
+        out = []
+        for fn, idx in self.positional:
+            res = fn(*args) if idx is None else fn(*[args[i] for i in idx])
+            if res is not None:
+                out.append(res)
+        return out
 
     def __call__(self, **kwargs: Any) -> Any:
         if not self.direct:

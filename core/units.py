@@ -109,6 +109,10 @@ def allocate(services: list[Service], total_units: int) -> tuple[list[int], list
     whole pool of candidates is ranked (:func:`allocate_pool`, the definition; a test
     holds the two equal).
     """
+    if len(services) == 1:  # one service: nothing to rank, no tie possible
+        s = services[0]
+        full, rest = divmod(s.minutes, s.unit_minutes)
+        return [min(total_units, full + (1 if rest and rest >= s.partial_from else 0))], []
     fulls = [s.minutes // s.unit_minutes for s in services]
     left = total_units - sum(fulls)
     if left < 0:
