@@ -119,24 +119,24 @@ class Rule:
     check: Any = field(default=None, repr=False, compare=False)
     other_check: Any = field(default=None, repr=False, compare=False)
 
-    @property
-    def windowed(self) -> bool:
-        return self.effective_from is not None or self.effective_to is not None
+    def __post_init__(self) -> None:
+        self.windowed = self.effective_from is not None or self.effective_to is not None
+        self.templated = "{" in self.message
 
     def in_window(self, dos: str) -> bool:
         return (self.effective_from is None or self.effective_from <= dos) and \
             (self.effective_to is None or dos <= self.effective_to)
 
     def make_edit(self, line: Line | None, lines: tuple[int, ...], other: Line | None) -> Edit:
-        values = {"line": line.line if line else "", "code": line.code if line else "",
-                  "other_line": other.line if other else "", "other_code": other.code if other else "",
-                  "rule": self.id}
-        fix = None
-        if self.fix and line is not None:
-            fix = dict(self.fix, line=line.line)
-        return Edit(rule=self.id, category=self.category, severity=self.severity, lines=lines,
-                    message=self.message.format_map(values), source=SOURCE,
-                    group=self.group, carc=self.carc, rarc=self.rarc, fix=fix)
+        message = self.message
+        if self.templated:
+            message = message.format_map({
+                "line": line.line if line else "", "code": line.code if line else "",
+                "other_line": other.line if other else "", "other_code": other.code if other else "",
+                "rule": self.id})
+        fix = dict(self.fix, line=line.line) if self.fix and line is not None else None
+        return Edit(self.id, self.category, self.severity, lines, message, SOURCE,
+                    self.group, self.carc, self.rarc, fix)
 
 
 # -- compiling ---------------------------------------------------------------------------------

@@ -16,12 +16,29 @@ SOURCE = "unit_checks"
 def check_claim(claim, policy, allocation):
     edits = []
     decisions = allocation.decisions
+    timed = policy.timed
+    seen: dict[tuple[str, str], int] = {}
     for ln in claim.lines:
+        is_timed = ln.code in timed
+        if is_timed:
+            key = (ln.date_of_service, ln.code)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = ln.line
+            else:
+                edits.append(Edit(
+                    rule="units.timed_code_repeated", category="units", severity="warning",
+                    lines=(first, ln.line),
+                    message=(f"lines {first} and {ln.line}: timed code {ln.code} appears on more than one "
+                             "line for the same date of service; some contractors reject this"),
+                    source=SOURCE,
+                    fix={"action": "merge_lines", "lines": [first, ln.line], "code": ln.code},
+                ))
         d = decisions.get(ln.line)
         if d is None:
             continue
         if d.units is None:
-            if ln.code in policy.timed:
+            if is_timed:
                 edits.append(Edit(
                     rule="units.unverified", category="units", severity="warning", lines=(ln.line,),
                     message=f"line {ln.line} {ln.code}: {d.explanation}",
@@ -39,34 +56,15 @@ def check_claim(claim, policy, allocation):
             severity="error" if over else "warning",
             lines=(ln.line,),
             message=(f"line {ln.line} {ln.code}: {ln.units} unit(s) billed, {d.units} supported "
-                     f"({allocation.method if ln.code in policy.timed else 'untimed code'})"),
+                     f"({allocation.method if is_timed else 'untimed code'})"),
             source=SOURCE,
             fix={"action": "set_units", "line": ln.line, "units": d.units} if d.units else
                 {"action": "remove_line", "line": ln.line},
         ))
     for tie in allocation.ties:
         edits.append(Edit(
-            rule="units.tie_broken", category="units", severity="info", lines=_lines_of(claim, policy),
+            rule="units.tie_broken", category="units", severity="info",
+            lines=tuple(ln.line for ln in claim.lines if ln.code in timed),
             message=f"a tie was broken deterministically: {tie}", source=SOURCE,
         ))
-    seen: dict[tuple[str, str], int] = {}
-    for ln in claim.lines:
-        if ln.code not in policy.timed:
-            continue
-        key = (ln.date_of_service, ln.code)
-        if key in seen:
-            edits.append(Edit(
-                rule="units.timed_code_repeated", category="units", severity="warning",
-                lines=(seen[key], ln.line),
-                message=(f"lines {seen[key]} and {ln.line}: timed code {ln.code} appears on more than one "
-                         "line for the same date of service; some contractors reject this"),
-                source=SOURCE,
-                fix={"action": "merge_lines", "lines": [seen[key], ln.line], "code": ln.code},
-            ))
-        else:
-            seen[key] = ln.line
     return edits
-
-
-def _lines_of(claim, policy):
-    return tuple(ln.line for ln in claim.lines if ln.code in policy.timed)
