@@ -328,7 +328,31 @@ def cmd_tables_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SCHEMA_DOC = """# JSON Schemas
+
+The schemas that ship in the package, as `payer-rules schema NAME` prints them. This page is
+generated: `payer-rules schema --markdown > docs/schemas.md` (a test keeps it current).
+"""
+
+
+def schemas_markdown() -> str:
+    parts = [SCHEMA_DOC]
+    for name, what in (("claim", "A claim, as `check`, `batch` and the API take it."),
+                       ("result", "A result, one per claim, as `check` and `batch` write it."),
+                       ("policy", "A payer policy file (YAML)."),
+                       ("policy_test", "A policy test file (`<payer>.test.yaml`).")):
+        schema = load_schema(name)
+        parts.append(f"## {name}\n\n{what} {schema.get('description', '')}\n\n```json\n"
+                     f"{json.dumps(schema, indent=2)}\n```\n")
+    return "\n".join(parts)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
+    if args.markdown:
+        sys.stdout.write(schemas_markdown())
+        return EXIT_OK
+    if not args.name:
+        raise UsageError("name a schema (claim, result, policy, policy_test) or use --markdown")
     sys.stdout.write(json.dumps(load_schema(args.name), indent=2) + "\n")
     return EXIT_OK
 
@@ -423,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_tables_import)
 
     p = sub.add_parser("schema", help="print a JSON Schema shipped with the package")
-    p.add_argument("name", choices=["claim", "result", "policy"])
+    p.add_argument("name", nargs="?", choices=["claim", "result", "policy", "policy_test"])
+    p.add_argument("--markdown", action="store_true", help="all schemas as the Markdown page docs/schemas.md")
     p.set_defaults(func=cmd_schema)
     return parser
 

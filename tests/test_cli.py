@@ -81,3 +81,9 @@ def test_payers_and_schema(capsys):
     assert {p["payer"] for p in json.loads(capsys.readouterr().out)} == {"medicare", "generic-commercial"}
     assert main(["schema", "claim"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "payer-rules claim"
+
+
+def test_schemas_page_is_current(capsys):
+    assert main(["schema", "--markdown"]) == 0
+    assert (ROOT / "docs" / "schemas.md").read_text() == capsys.readouterr().out, \
+        "docs/schemas.md is stale: payer-rules schema --markdown > docs/schemas.md"
