@@ -259,49 +259,47 @@ def run_batch(
     name = str(src)
     with open(in_path, "rb") as fin, open(out_path, "ab" if resume else "wb") as fout:
         if is_x12(fin):
-            feed_all = x12_chunks(fin, skip, name, engine.x12_payers(), chunk_size)
+            feed = x12_chunks(fin, skip, name, engine.x12_payers(), chunk_size)
         else:
-            feed_all = chunks(fin, skip, chunk_size)
+            feed = chunks(fin, skip, chunk_size)
         if workers <= 1:
             _ENGINE, _PAYER = engine, payer
-            for records in feed_all:
-                data, counts = process_chunk(records, name)
-                fout.write(data)
-                fout.flush()
-                summary.add(counts)
-                bar.update(summary.claims, fin.tell())
-                if on_chunk:
-                    on_chunk(summary.claims)
+            results: Iterator[tuple[bytes, dict]] = (process_chunk(records, name) for records in feed)
+            _write(results, fout, fin, summary, bar, on_chunk)
         else:
             method = "fork" if "fork" in _start_methods() else "spawn"
             _ENGINE = engine if method == "fork" else None
-            ctx = get_context(method)
             sources = [str(p) for p in engine._sources]
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+            with ProcessPoolExecutor(workers, mp_context=get_context(method), initializer=_init_worker,
                                      initargs=(sources, payer, engine.rules_evaluator)) as pool:
-                pending = []
-                feed = feed_all
-                exhausted = False
-                while True:
-                    while not exhausted and len(pending) < workers * 2:
-                        records = next(feed, None)
-                        if records is None:
-                            exhausted = True
-                            break
-                        pending.append(pool.submit(process_chunk, records, name))
-                    if not pending:
-                        break
-                    data, counts = pending.pop(0).result()
-                    fout.write(data)
-                    fout.flush()
-                    summary.add(counts)
-                    bar.update(summary.claims, fin.tell())
-                    if on_chunk:
-                        on_chunk(summary.claims)
+                _write(_in_order(pool, feed, name, window=workers * 2), fout, fin, summary, bar, on_chunk)
             _ENGINE = None
     summary.seconds = time.perf_counter() - started
     bar.update(summary.claims, size, final=True)
     return summary
+
+
+def _in_order(pool: ProcessPoolExecutor, feed: Iterator, name: str, window: int) -> Iterator[tuple[bytes, dict]]:
+    """Chunk results from the pool in input order, with at most ``window`` chunks in flight."""
+    pending: list = []
+    for records in feed:
+        pending.append(pool.submit(process_chunk, records, name))
+        if len(pending) >= window:
+            yield pending.pop(0).result()
+    while pending:
+        yield pending.pop(0).result()
+
+
+def _write(results: Iterator[tuple[bytes, dict]], fout: BinaryIO, fin: BinaryIO, summary: Summary,
+           bar: Progress, on_chunk: Callable[[int], None] | None) -> None:
+    """Write each chunk's output as it comes (flushed, so --resume finds whole lines)."""
+    for data, counts in results:
+        fout.write(data)
+        fout.flush()
+        summary.add(counts)
+        bar.update(summary.claims, fin.tell())
+        if on_chunk:
+            on_chunk(summary.claims)
 
 
 def _start_methods() -> list[str]:

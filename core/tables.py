@@ -474,3 +474,14 @@ def policy_table(policy, kind: str):
         return shared(kind, paths), version
     except TableError as exc:
         raise TableError(exc.path, exc.line, f"tables.{kind} of policy {policy.payer}: {exc.message}") from None
+
+
+def required_table(policy, kind: str, section: str):
+    """(table, version) of ``tables.<kind>`` for a plugin whose ``section`` needs it."""
+    table, version = policy_table(policy, kind)
+    if table is None:
+        raise ValueError(f"{section}: needs tables.{kind} (the {TABLE_NAMES[kind]} file)")
+    return table, version
+
+
+TABLE_NAMES = {"ptp": "NCCI PTP table", "mue": "MUE table", "pfs": "fee-schedule indicator"}

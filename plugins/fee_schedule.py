@@ -8,7 +8,7 @@ bill instead, are policy settings (``fee_schedule``).
 from __future__ import annotations
 
 from payer_rules import Edit, hookimpl
-from payer_rules.tables import policy_table
+from payer_rules.tables import required_table
 
 SOURCE = "fee_schedule"
 
@@ -18,9 +18,7 @@ def prepare_policy(policy, base_dir):
     cfg = policy.settings.get("fee_schedule")
     if cfg is None:
         return
-    table, version = policy_table(policy, "pfs")
-    if table is None:
-        raise ValueError("fee_schedule: needs tables.pfs (the fee-schedule indicator file)")
+    table, version = required_table(policy, "pfs", "fee_schedule")
     policy.data[SOURCE] = (table, version, cfg.get("statuses", {}), cfg.get("replacements", {}))
 
 

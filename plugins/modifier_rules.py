@@ -15,7 +15,7 @@ rules in the policy's ``rules:``.
 from __future__ import annotations
 
 from payer_rules import Edit, hookimpl
-from payer_rules.tables import policy_table
+from payer_rules.tables import required_table
 
 SOURCE = "modifier_rules"
 
@@ -31,9 +31,7 @@ def prepare_policy(policy, base_dir):
         codes = set(disc.get("codes", []))
         mult = disc.get("fee_schedule_mult_proc")
         if mult is not None:
-            table, _ = policy_table(policy, "pfs")
-            if table is None:
-                raise ValueError("modifiers.discipline.fee_schedule_mult_proc needs tables.pfs")
+            table, _ = required_table(policy, "pfs", "modifiers.discipline.fee_schedule_mult_proc")
             codes |= {c for c, fs in table.items() if fs.mult_proc == str(mult)}
         therapy_codes = frozenset(codes)
     policy.data[SOURCE] = {

@@ -11,7 +11,7 @@ Units are the billed units of a line, or the computed units when none are billed
 from __future__ import annotations
 
 from payer_rules import Edit, hookimpl
-from payer_rules.tables import policy_table
+from payer_rules.tables import required_table
 
 SOURCE = "mue"
 MAI_TEXT = {1: "per line", 2: "per date of service (policy)", 3: "per date of service (clinical, appealable)"}
@@ -22,18 +22,16 @@ def prepare_policy(policy, base_dir):
     cfg = policy.settings.get("mue")
     if cfg is None:
         return
-    table, version = policy_table(policy, "mue")
-    if table is None:
-        raise ValueError("mue: needs tables.mue (the MUE table file)")
+    table, version = required_table(policy, "mue", "mue")
     policy.data[SOURCE] = (table, version, frozenset(cfg.get("separate_line_modifiers", [])))
 
 
-@hookimpl
-def check_claim(claim, policy, allocation):
-    data = policy.data.get(SOURCE)
-    if data is None:
-        return []
-    table, version, separate = data
+def _groups(claim, allocation, table, separate) -> dict[tuple, list]:
+    """Lines with units, by what an MUE counts together: (date, code, line or None).
+
+    Units are the billed units, else the computed ones. Under MAI 1 a line with one of
+    ``separate`` counts on its own (its line number in the key).
+    """
     groups: dict[tuple, list] = {}
     for ln in claim.lines:
         mue = table.get(ln.code)
@@ -42,11 +40,18 @@ def check_claim(claim, policy, allocation):
         units = ln.units if ln.units is not None else allocation.decisions[ln.line].units
         if not units:
             continue
-        if mue.mai == 1 and separate.intersection(ln.modifiers):
-            key = (ln.date_of_service, ln.code, ln.line)
-        else:
-            key = (ln.date_of_service, ln.code, None)
-        groups.setdefault(key, []).append((ln, units))
+        own = mue.mai == 1 and not separate.isdisjoint(ln.modifiers)
+        groups.setdefault((ln.date_of_service, ln.code, ln.line if own else None), []).append((ln, units))
+    return groups
+
+
+@hookimpl
+def check_claim(claim, policy, allocation):
+    data = policy.data.get(SOURCE)
+    if data is None:
+        return []
+    table, version, separate = data
+    groups = _groups(claim, allocation, table, separate)
     edits = []
     for (_, code, _), members in groups.items():
         mue = table[code]
@@ -76,12 +81,11 @@ def explain_claim(claim, policy, allocation):
     data = policy.data.get(SOURCE)
     if data is None:
         return []
-    table, version, _ = data
-    totals: dict[tuple[str, str], int] = {}
-    for ln in claim.lines:
-        units = ln.units if ln.units is not None else allocation.decisions[ln.line].units
-        if units and ln.code in table:
-            key = (ln.date_of_service, ln.code)
-            totals[key] = totals.get(key, 0) + units
-    return [f"MUE {code} on {dos}: {total} unit(s) of {table[code].value} allowed ({MAI_TEXT[table[code].mai]})"
-            for (dos, code), total in sorted(totals.items()) if total <= table[code].value]
+    table, version, separate = data
+    out = []
+    for (dos, code, _), members in sorted(_groups(claim, allocation, table, separate).items(), key=str):
+        total = sum(u for _, u in members)
+        if total <= table[code].value:
+            out.append(f"MUE {code} on {dos}: {total} unit(s) of {table[code].value} allowed "
+                       f"({MAI_TEXT[table[code].mai]})")
+    return out

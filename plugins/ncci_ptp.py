@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from payer_rules import Edit, hookimpl
-from payer_rules.tables import PtpRow, dos_int, int_date, policy_table
+from payer_rules.tables import PtpRow, dos_int, int_date, required_table
 
 SOURCE = "ncci_ptp"
 
@@ -39,9 +39,7 @@ def prepare_policy(policy, base_dir):
     cfg = policy.settings.get("ncci")
     if not cfg:
         return
-    table, version = policy_table(policy, "ptp")
-    if table is None:
-        raise ValueError("ncci: needs tables.ptp (the NCCI PTP table file)")
+    table, version = required_table(policy, "ptp", "ncci")
     overrides = {}
     for o in cfg.get("overrides", []):
         c1, c2 = str(o["column1"]), str(o["column2"])
