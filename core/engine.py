@@ -190,26 +190,25 @@ class Engine:
                 c, payer_id,
                 f"payer: unknown payer{suggest(payer_id, known)}; known payers: {', '.join(known) or 'none'}",
                 rule="input.unknown_payer")
-        chosen: dict[str, PolicyVersion] = {}
-        by_version: dict[str, list] = {}
-        uncovered = []
-        for ln in c.lines:
-            v = policies.select(payer_id, ln.date_of_service)
-            if v is None:
-                uncovered.append(ln.line)
-                continue
-            chosen[v.version] = v
-            by_version.setdefault(v.version, []).append(ln)
-        if uncovered:
-            windows = "; ".join(f"{v.version}: {v.window()}" for v in versions)
-            return error_result(
-                c, payer_id,
-                f"line(s) {', '.join(map(str, uncovered))}: no {payer_id} policy version covers the date of "
-                f"service (versions: {windows})", rule="input.no_policy_version")
+        select = policies.select
+        per_line = [select(payer_id, ln.date_of_service) for ln in c.lines]
+        first = per_line[0]
+        if first is None or any(v is not first for v in per_line):
+            uncovered = [ln.line for ln, v in zip(c.lines, per_line) if v is None]
+            if uncovered:
+                windows = "; ".join(f"{v.version}: {v.window()}" for v in versions)
+                return error_result(
+                    c, payer_id,
+                    f"line(s) {', '.join(map(str, uncovered))}: no {payer_id} policy version covers the date of "
+                    f"service (versions: {windows})", rule="input.no_policy_version")
         try:
-            if len(chosen) == 1:
-                (v,) = chosen.values()
-                return self._run(c, payer_id, v)
+            if all(v is first for v in per_line):
+                return self._run(c, payer_id, first)
+            by_version: dict[str, list] = {}
+            chosen: dict[str, PolicyVersion] = {}
+            for ln, v in zip(c.lines, per_line):
+                chosen[v.version] = v
+                by_version.setdefault(v.version, []).append(ln)
             parts = [
                 self._run(Claim(c.claim_id, c.payer, tuple(by_version[vid]), c.patient, c.provider, c.diagnoses, c.extra),
                           payer_id, chosen[vid])
