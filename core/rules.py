@@ -30,6 +30,7 @@ Semantics, for both evaluators:
 from __future__ import annotations
 
 import string
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable
@@ -412,84 +413,123 @@ def patient_age(claim: Claim, dos: str) -> int | None:
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
 
 
+LINE_ATTRIBUTES = frozenset({"start_time", "end_time", "body_region", "diagnosis_pointers"})
+
+
 def line_value(line: Line, name: str) -> Any:
-    if name in ("start_time", "end_time", "body_region", "diagnosis_pointers"):
+    if name in LINE_ATTRIBUTES:
         return getattr(line, name)
     return line.extra.get(name)
 
 
-def _cmp(a: float, op: str, b: float) -> bool:
-    if op == "lt":
-        return a < b
-    if op == "lte":
-        return a <= b
-    if op == "gt":
-        return a > b
-    if op == "gte":
-        return a >= b
-    if op == "eq":
-        return a == b
-    return a != b
+Check = Callable[[Any, Claim, str, Any], bool]  # (line or None, claim, date of service, window)
 
 
-def _age_test(t: Test, claim: Claim, dos: str) -> bool:
-    age = patient_age(claim, dos)
-    return age is not None and _cmp(age, t.args[1], t.args[2])
+def _ops(op: str, value: float) -> Callable[[float], bool]:
+    return {"lt": lambda v: v < value, "lte": lambda v: v <= value, "gt": lambda v: v > value,
+            "gte": lambda v: v >= value, "eq": lambda v: v == value, "ne": lambda v: v != value}[op]
 
 
-def _claim_value_in(t: Test, claim: Claim, dos: str) -> bool:
-    v = claim_value(claim, t.args[0])
-    return v is not None and str(v).lower() in t.args[1]
+def _line_check(t: Test) -> Check:
+    """What a line test means (before ``negate``), as a function with its arguments bound."""
+    k, a = t.kind, t.args
+    if k == "code_in":
+        codes = a[0]
+        return lambda ln, c, d, w: ln.code in codes
+    if k == "code_prefix":
+        prefixes = a[0]
+        return lambda ln, c, d, w: ln.code.startswith(prefixes)
+    if k == "mods_any":
+        mods = a[0]
+        return lambda ln, c, d, w: not mods.isdisjoint(ln.modifiers)
+    if k == "mods_all":
+        mods = a[0]
+        return lambda ln, c, d, w: mods.issubset(ln.modifiers)
+    if k == "mods_none":
+        mods = a[0]
+        return lambda ln, c, d, w: mods.isdisjoint(ln.modifiers)
+    if k == "mods_count":
+        mods, cmp = a[0], _ops(a[1], a[2])
+        return lambda ln, c, d, w: cmp(len(mods.intersection(ln.modifiers)))
+    if k == "num":
+        name, cmp = a[0], _ops(a[1], a[2])
+        return lambda ln, c, d, w: (v := _num(ln, name)) is not None and cmp(v)
+    if k == "num_missing":
+        name = a[0]
+        if name == "units":
+            return lambda ln, c, d, w: ln.units is None
+        return lambda ln, c, d, w: ln.minutes is None and ln.minutes_from_times is None
+    if k == "dos_from":
+        start = a[0]
+        return lambda ln, c, d, w: ln.date_of_service >= start
+    if k == "dos_to":
+        end = a[0]
+        return lambda ln, c, d, w: ln.date_of_service <= end
+    if k == "region_missing":
+        return lambda ln, c, d, w: not ln.body_region
+    if k == "region_in":
+        regions = a[1]
+        return lambda ln, c, d, w: ln.body_region is not None and ln.body_region.strip().lower() in regions
+    if k == "field_missing":
+        name = a[0]
+        if name in LINE_ATTRIBUTES:
+            return lambda ln, c, d, w: _empty(getattr(ln, name))
+        return lambda ln, c, d, w: _empty(ln.extra.get(name))
+    if k == "field_in":
+        name, values = a
+        def field_in(ln, c, d, w):
+            v = line_value(ln, name)
+            return v is not None and not isinstance(v, (list, dict)) and str(v).lower() in values
+        return field_in
+    raise ValueError(k)  # pragma: no cover - compile never builds another kind
 
 
-#: What each claim-level test means, by kind (before ``negate``). Both evaluators use these.
-CLAIM_TESTS: dict[str, Callable[[Test, Claim, str], bool]] = {
-    "dx_prefix": lambda t, c, d: any(x.startswith(t.args[0]) for x in c.diagnoses),
-    "claim_value_missing": lambda t, c, d: _empty(claim_value(c, t.args[0])),
-    "claim_value_in": _claim_value_in,
-    "age": _age_test,
-    "age_missing": lambda t, c, d: patient_age(c, d) is None,
-}
+def _claim_check(t: Test) -> Check:
+    """What a claim test means (before ``negate``), as a function with its arguments bound."""
+    k, a = t.kind, t.args
+    if k == "dx_prefix":
+        prefixes = a[0]
+        return lambda ln, c, d, w: any(x.startswith(prefixes) for x in c.diagnoses)
+    if k == "claim_value_missing":
+        path = a[0]
+        return lambda ln, c, d, w: _empty(claim_value(c, path))
+    if k == "claim_value_in":
+        path, values = a
+        def value_in(ln, c, d, w):
+            v = claim_value(c, path)
+            return v is not None and str(v).lower() in values
+        return value_in
+    if k == "age":
+        cmp = _ops(a[1], a[2])
+        return lambda ln, c, d, w: (age := patient_age(c, d)) is not None and cmp(age)
+    if k == "age_missing":
+        return lambda ln, c, d, w: patient_age(c, d) is None
+    raise ValueError(k)  # pragma: no cover
+
+
+@lru_cache(maxsize=4096)
+def test_check(t: Test) -> Check:
+    """A test as a function, negation applied: the one definition both evaluators use."""
+    fn = _line_check(t) if t.on == "line" else _claim_check(t)
+    if t.negate:
+        return lambda ln, c, d, w: not fn(ln, c, d, w)
+    return fn
+
+
+def claim_test(t: Test, claim: Claim, dos: str) -> bool:
+    """A claim-level test, negation applied."""
+    return test_check(t)(None, claim, dos, ())
+
+
+def line_test(t: Test, ln: Line) -> bool:
+    """A line test, negation applied."""
+    return test_check(t)(ln, None, ln.date_of_service, ())
 
 
 def _num(ln: Line, field_name: str) -> int | None:
     if field_name == "units":
         return ln.units
     return ln.minutes if ln.minutes is not None else ln.minutes_from_times
-
-
-def _field_in(t: Test, ln: Line) -> bool:
-    v = line_value(ln, t.args[0])
-    return v is not None and not isinstance(v, (list, dict)) and str(v).lower() in t.args[1]
-
-
-#: What each line test means, by kind (before ``negate``). Both evaluators use these.
-LINE_TESTS: dict[str, Callable[[Test, Line], bool]] = {
-    "code_in": lambda t, ln: ln.code in t.args[0],
-    "code_prefix": lambda t, ln: ln.code.startswith(t.args[0]),
-    "mods_any": lambda t, ln: not t.args[0].isdisjoint(ln.modifiers),
-    "mods_all": lambda t, ln: t.args[0].issubset(ln.modifiers),
-    "mods_none": lambda t, ln: t.args[0].isdisjoint(ln.modifiers),
-    "mods_count": lambda t, ln: _cmp(len(t.args[0].intersection(ln.modifiers)), t.args[1], t.args[2]),
-    "num": lambda t, ln: (v := _num(ln, t.args[0])) is not None and _cmp(v, t.args[1], t.args[2]),
-    "num_missing": lambda t, ln: _num(ln, t.args[0]) is None,
-    "dos_from": lambda t, ln: ln.date_of_service >= t.args[0],
-    "dos_to": lambda t, ln: ln.date_of_service <= t.args[0],
-    "region_missing": lambda t, ln: _empty(ln.body_region),
-    "region_in": lambda t, ln: ln.body_region is not None and ln.body_region.strip().lower() in t.args[1],
-    "field_missing": lambda t, ln: _empty(line_value(ln, t.args[0])),
-    "field_in": _field_in,
-}
-
-
-def claim_test(t: Test, claim: Claim, dos: str) -> bool:
-    """A claim-level test, negation applied."""
-    return CLAIM_TESTS[t.kind](t, claim, dos) != t.negate
-
-
-def line_test(t: Test, ln: Line) -> bool:
-    """A line test, negation applied."""
-    return LINE_TESTS[t.kind](t, ln) != t.negate
 
 
 def same_region(a: Line, b: Line) -> bool:
@@ -503,28 +543,19 @@ def different_region(a: Line, b: Line) -> bool:
 
 # -- the built-in evaluator ----------------------------------------------------------------------
 
-Check = Callable[[Any, Claim, str, list], bool]  # (line or None, claim, date of service, window)
-
-
 def compile_check(node: Any) -> Check:
     """A condition tree as one Python function, built once when the policy loads."""
     if type(node) is Test:
-        t = node
-        if t.on == "line":
-            fn = LINE_TESTS[t.kind]
-            if t.negate:
-                return lambda ln, c, d, w: not fn(t, ln)
-            return lambda ln, c, d, w: fn(t, ln)
-        cfn = CLAIM_TESTS[t.kind]
-        if t.negate:
-            return lambda ln, c, d, w: not cfn(t, c, d)
-        return lambda ln, c, d, w: cfn(t, c, d)
+        return test_check(node)
     if type(node) is All:
         parts = tuple(compile_check(x) for x in node.items)
         if not parts:
             return lambda ln, c, d, w: True
         if len(parts) == 1:
             return parts[0]
+        if len(parts) == 2:
+            p0, p1 = parts
+            return lambda ln, c, d, w: p0(ln, c, d, w) and p1(ln, c, d, w)
 
         def all_of(ln, c, d, w):
             for p in parts:
@@ -569,6 +600,9 @@ def _other_matches(rule: Rule, ln: Line, claim: Claim) -> list[Line]:
     return out
 
 
+SMALL = 16  # up to this many rules, candidates() tests each rule's codes instead of the index
+
+
 class BuiltinEvaluator:
     """Evaluates compiled rules in pure Python. Immutable after construction; thread-safe.
 
@@ -592,6 +626,9 @@ class BuiltinEvaluator:
 
     def candidates(self, claim: Claim) -> list[Rule]:
         """The rules a claim can meet, in policy order."""
+        if len(self.rules) <= SMALL:  # a handful of rules: one set test each beats an index
+            codes = {ln.code for ln in claim.lines}
+            return [r for r in self.rules if r.index_codes is None or not r.index_codes.isdisjoint(codes)]
         by_code = self.by_code
         found = None
         for ln in claim.lines:
@@ -610,6 +647,7 @@ class BuiltinEvaluator:
         if not self.rules:
             return edits
         all_lines = claim.lines
+        first_dos = None
         for rule in self.candidates(claim):
             if rule.windowed:
                 window = [ln for ln in all_lines if rule.in_window(ln.date_of_service)]
@@ -619,8 +657,9 @@ class BuiltinEvaluator:
                 window = all_lines
             check = rule.check
             if rule.scope == "claim":
-                dos = min(ln.date_of_service for ln in all_lines)
-                if check(None, claim, dos, window):
+                if first_dos is None:
+                    first_dos = min(ln.date_of_service for ln in all_lines)
+                if check(None, claim, first_dos, window):
                     edits.append(rule.make_edit(None, _claim_lines(rule, claim, window), None))
                 continue
             index = rule.index_codes

@@ -247,12 +247,19 @@ class PtpTable:
 
     def lookup_ids(self, i: int, j: int, dos: int) -> PtpRow | None:
         """:meth:`lookup` for codes already turned into ids (``code_id``)."""
+        ks = self.column2_rows(i).get(j)
+        return self.row_in_force(i, ks, dos) if ks else None
+
+    def column2_rows(self, i: int) -> dict[int, list[int]]:
+        """Row positions by column-2 code id, for column-1 code id ``i`` (built on first use)."""
         hot = self._hot.get(i)
-        ks = (hot if hot is not None else self._rows_of(i)).get(j)
-        if not ks:
-            return None
-        for k in reversed(ks):  # latest effective first
-            if self.eff[k] <= dos <= self.dele[k]:
+        return hot if hot is not None else self._rows_of(i)
+
+    def row_in_force(self, i: int, ks: list[int], dos: int) -> PtpRow | None:
+        """Of the rows ``ks`` of one pair, the one whose window covers ``dos`` (latest first)."""
+        eff, dele = self.eff, self.dele
+        for k in reversed(ks):
+            if eff[k] <= dos <= dele[k]:
                 return self._row(i, k)
         return None
 

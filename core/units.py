@@ -164,19 +164,13 @@ def _ties(services: list[Service], ranked: list[tuple[tuple, int, int]], taken: 
             f"it goes to {', '.join(won)} by the fixed rule ({TIE_RULE})"]
 
 
-def group_label(line: TimedLine, params: dict) -> str:
-    """The discipline group of a line under ``discipline_grouping``."""
-    if params.get("discipline_grouping", "combined") != "by_discipline":
-        return ""
-    disciplines = params.get("discipline_modifiers") or DEFAULT_DISCIPLINES
-    for m in line.line.modifiers:
-        if m in disciplines:
-            return disciplines[m]
+def group_label(modifiers: tuple[str, ...], disciplines: dict[str, str]) -> str:
+    """The discipline group of a line's modifiers under ``discipline_grouping: by_discipline``."""
+    for m in modifiers:
+        d = disciplines.get(m)
+        if d is not None:
+            return d
     return "no discipline modifier"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def allocate_days(
@@ -202,16 +196,18 @@ def allocate_days(
     ties: list[str] = []
     explain = EXPLAIN.get()
     groups: dict[tuple[str, str], list[TimedLine]] = {}
-    by_discipline = params.get("discipline_grouping", "combined") == "by_discipline"
+    disciplines = (params.get("discipline_modifiers") or DEFAULT_DISCIPLINES) \
+        if params.get("discipline_grouping", "combined") == "by_discipline" else None
     for tl in lines:
-        key = (tl.line.date_of_service, group_label(tl, params) if by_discipline else "")
+        key = (tl.line.date_of_service, group_label(tl.line.modifiers, disciplines) if disciplines else "")
         group = groups.get(key)
         if group is None:
             groups[key] = [tl]
         else:
             group.append(tl)
     cap = params.get("max_units_per_day")
-    for (dos, label), members in sorted(groups.items()):
+    partials: dict[int, int] = {}
+    for (dos, label), members in (sorted(groups.items()) if len(groups) > 1 else groups.items()):
         head = f"{dos}{' ' + label if label else ''}"
         missing = [tl.line.line for tl in members if tl.minutes is None]
         if missing:
@@ -233,12 +229,22 @@ def allocate_days(
         # one service per code: minutes of the same code on the same day add up
         by_code: dict[str, list[TimedLine]] = {}
         for tl in members:
-            by_code.setdefault(tl.line.code, []).append(tl)
-        services = [
-            Service(code, sum(t.minutes for t in tls), tls[0].unit_minutes,
-                    partial_from(tls[0].unit_minutes), code, min(t.line.line for t in tls))
-            for code, tls in by_code.items()
-        ]
+            same = by_code.get(tl.line.code)
+            if same is None:
+                by_code[tl.line.code] = [tl]
+            else:
+                same.append(tl)
+        services = []
+        for code, tls in by_code.items():
+            unit = tls[0].unit_minutes
+            pf = partials.get(unit)
+            if pf is None:
+                pf = partials[unit] = partial_from(unit)
+            if len(tls) == 1:
+                services.append(Service(code, tls[0].minutes, unit, pf, code, tls[0].line.line))
+            else:
+                services.append(Service(code, sum(t.minutes for t in tls), unit, pf, code,
+                                        min(t.line.line for t in tls)))
         total, why_total = day_units(services, explain)
         day_minutes = sum(s.minutes for s in services)
         if explain:
@@ -266,7 +272,7 @@ def allocate_days(
             tls = by_code[s.code]
             full = min(u, s.minutes // s.unit_minutes)
             why = (f"{s.code}: {s.minutes} of {day_minutes} timed minutes on {head} "
-                   f"-> {_plural(u, 'unit')} ({method})")
+                   f"-> {u} {'unit' if u == 1 else 'units'} ({method})")
             if u > full:
                 why += f": {full} full, +1 for {s.minutes - full * s.unit_minutes} remaining minutes"
             if len(tls) == 1:
@@ -281,4 +287,4 @@ def allocate_days(
             for t, lu in zip(tls, line_units):
                 decisions[t.line.line] = UnitDecision(
                     lu, f"{why}; {s.code} is on {len(tls)} lines, this line ({t.minutes} min) gets {lu}")
-    return Allocation(source=source, method=method, decisions=decisions, steps=steps, ties=ties)
+    return Allocation(source, method, decisions, steps, ties)

@@ -79,16 +79,18 @@ def check_claim(claim, policy, allocation):
         d = dos_int(group[0].date_of_service)
         ids = [(ln, code_id.get(ln.code)) for ln in group]
         overrides = s.overrides
-        lookup = s.table.lookup_ids
+        table = s.table
         for a, ia in ids:
+            # the column-2 codes that have rows with this column-1 code (built once per code)
+            pairs = table.column2_rows(ia) if ia is not None else None
             for b, ib in ids:
                 if a.code == b.code:
                     continue
                 row = overrides.get((a.code, b.code)) if overrides else None
                 if row is None:
-                    if ia is None or ib is None:
+                    if pairs is None or ib not in pairs:
                         continue
-                    row = lookup(ia, ib, d)
+                    row = table.row_in_force(ia, pairs[ib], d)
                     if row is None:
                         continue
                 if row.modifier_indicator != 9:
