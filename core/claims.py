@@ -151,7 +151,10 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
         if line_no is None or line_no < 1:
             bad.append("line: must be a whole number, 1 or more")
             line_no = position
-    code = _norm_code(get("code"))
+    raw_code = get("code")
+    code = _CODES.get(raw_code) if type(raw_code) is str else None
+    if code is None:
+        code = _norm_code(raw_code)
     if code is None:
         bad.append("code: must be a CPT/HCPCS code of 4-5 letters or digits")
         code = ""
@@ -172,7 +175,7 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
     if dos is None:
         bad.append("date_of_service: missing (YYYY-MM-DD)")
         dos = ""
-    elif not _date_ok(dos):
+    elif not (_DATES.get(dos) if type(dos) is str else False) and not _date_ok(dos):
         bad.append("date_of_service: must be a real date written YYYY-MM-DD")
         dos = ""
     minutes = get("minutes")
