@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CATEGORIES = ("units", "bundling", "mue", "modifier", "documentation", "coverage", "input")
-SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 

@@ -146,10 +146,6 @@ class PolicyVersion:
     rules_evaluator: str = "builtin"
     _outcomes: dict = field(default_factory=dict, repr=False)
 
-    @property
-    def ref(self) -> dict[str, str]:
-        return {"id": self.payer, "version": self.version}
-
     def covers(self, date: str) -> bool:
         return self.effective_from <= date and (self.effective_to is None or date <= self.effective_to)
 
@@ -158,9 +154,6 @@ class PolicyVersion:
 
     def denial(self, rule: str, category: str) -> dict[str, Any] | None:
         return self.denials.get(rule) or self.denials.get(category)
-
-    def severity_for(self, rule: str, category: str, default: str) -> str:
-        return self.severity.get(rule) or self.severity.get(category) or default
 
     def edit_outcome(self, rule: str, category: str) -> tuple[str | None, dict[str, Any] | None]:
         """(severity override or None, denial codes or None) for an edit; memoised per rule."""

@@ -34,10 +34,6 @@ class X12Error(ValueError):
     pass
 
 
-def looks_like_x12(head: bytes) -> bool:
-    return head.lstrip()[:3] == b"ISA"
-
-
 def _separators(text: str) -> tuple[str, str, str, int]:
     """(element, component, segment terminator, where the ISA starts) from the ISA segment."""
     start = text.find("ISA")
@@ -213,19 +209,3 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
     done = finish()
     if done is not None:
         yield done
-
-
-def read_x12(path: str, payer_ids: dict[str, str] | None = None) -> Iterator[tuple[int, Any]]:
-    """Records of an 837P file as (claim number, claim dict or ReadError)."""
-    name = path
-    with open(path, "rb") as fh:
-        data = fh.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    try:
-        for n, claim in enumerate(parse_837(text, payer_ids, name), start=1):
-            yield n, claim
-    except X12Error as exc:
-        yield 1, ReadError(f"{name}: {exc}")

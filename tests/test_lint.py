@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
 from payer_rules.lint import lint
 from payer_rules.policy import bundled_dir

@@ -10,7 +10,7 @@ import pytest
 from payer_rules import Engine, PolicyError
 from payer_rules.rules import BuiltinEvaluator
 
-from conftest import claim, rules_of
+from conftest import claim
 
 HEAD = textwrap.dedent("""\
     schema_version: 1
@@ -39,7 +39,7 @@ def engine_with(tmp_path, rules_yaml: str, evaluator: str = "builtin") -> Engine
 def rule(rid: str, when: str, scope: str = "line", extra: str = "") -> str:
     return (f"- id: {rid}\n  description: test rule\n  scope: {scope}\n{extra}  when:\n"
             + textwrap.indent(textwrap.dedent(when), "    ")
-            + f"  edit: {{category: coverage, severity: error, message: 'rule {{rule}} line {{line}} {{code}} other {{other_line}}'}}\n")
+            + "  edit: {category: coverage, severity: error, message: 'rule {rule} line {line} {code} other {other_line}'}\n")
 
 
 def fired(engine, *lines, **kw) -> list[tuple]:
