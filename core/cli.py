@@ -75,6 +75,8 @@ def _s(v: Any) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.explain:
+        return cmd_explain(args)
     engine = _engine(args)
     out = sys.stdout
     bout = sys.stdout.buffer
@@ -375,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="claims: one JSON object, a JSON array, JSON lines or an X12 837P file; - for standard input")
     p.add_argument("--payer", help="evaluate every claim under this payer (default: each claim's payer)")
     p.add_argument("--format", choices=["json", "text"], default="json")
+    p.add_argument("--explain", action="store_true",
+                   help="explain each claim instead (as payer-rules explain; --format text or json)")
     p.add_argument("--fix", action="store_true",
                    help="add the corrected claim beside each result (fixed_claim, fixes_applied, fixes_left); "
                         "only fixes that need no clinical judgment are applied")

@@ -71,3 +71,11 @@ def test_explain_cli(tmp_path):
     r = subprocess.run([sys.executable, "-m", "payer_rules.cli", "explain", str(f), "--format", "json"],
                        capture_output=True, text=True)
     assert json.loads(r.stdout)["edits"]
+
+
+def test_check_explain_flag(tmp_path):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(claim("medicare", {"code": "97110", "minutes": 23, "modifiers": ["GP"]})))
+    r = subprocess.run([sys.executable, "-m", "payer_rules.cli", "check", str(f), "--explain"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "\npolicy version\n" in r.stdout and "did not fire" in r.stdout
