@@ -76,6 +76,6 @@ def test_explain_cli(tmp_path):
 def test_check_explain_flag(tmp_path):
     f = tmp_path / "c.json"
     f.write_text(json.dumps(claim("medicare", {"code": "97110", "minutes": 23, "modifiers": ["GP"]})))
-    r = subprocess.run([sys.executable, "-m", "payer_rules.cli", "check", str(f), "--explain"],
+    r = subprocess.run([sys.executable, "-m", "payer_rules.cli", "check", str(f), "--explain", "--format", "text"],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "\npolicy version\n" in r.stdout and "did not fire" in r.stdout
