@@ -92,7 +92,8 @@ class Engine:
     # -- policies -------------------------------------------------------------------
     def _build(self, sources: list[Path]) -> PolicySet:
         pm = self.plugins.pm
-        versions = read_policies(sources, self.plugins.unit_methods, self.plugins.names())
+        versions = read_policies(sources, self.plugins.unit_methods, self.plugins.names(),
+                                 self.plugins.policy_sections)
         scoped = {name for v in versions for name in v.plugins}
         problems: list[SourceError] = []
         for v in versions:

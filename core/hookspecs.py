@@ -29,6 +29,17 @@ def register_unit_methods(register):
     """
 
 
+@hookspec
+def register_policy_sections(register):
+    """Register settings sections a policy may have for your plugin.
+
+    Call ``register(name, schema)``: ``name`` becomes a top-level key of policy files (and of
+    a version's ``overrides``), validated against the JSON Schema ``schema`` with the same
+    file:line messages as the built-in settings. Read it in ``prepare_policy`` from
+    ``policy.settings[name]``.
+    """
+
+
 @hookspec(firstresult=True)
 def compute_units(claim, policy, lines):
     """Compute units for a claim's timed lines, overriding the policy's unit method.

@@ -42,6 +42,8 @@ class Plugins:
 
     pm: pluggy.PluginManager
     unit_methods: dict[str, UnitMethod] = field(default_factory=dict)
+    #: settings sections plugins added to the policy schema: name -> (JSON Schema, plugin)
+    policy_sections: dict[str, tuple[dict, str]] = field(default_factory=dict)
     traced: bool = False
 
     def bind(self, name: str, remove: list[Any]) -> "BoundHook":
@@ -167,6 +169,20 @@ def load_plugins(extra: list[tuple[str, Any]] | None = None, entry_point_group: 
     for impl in pm.hook.register_unit_methods.get_hookimpls():
         plugin_name = impl.plugin_name
         impl.function(register=lambda n, c, s=None, _p=plugin_name: register(n, c, s, _plugin=_p))
+    from .policy import load_schema
+    builtin = set(load_schema("policy")["properties"])
+
+    def section(name: str, schema: dict, *, _plugin: str) -> None:
+        if name in builtin or name in plugins.policy_sections:
+            owner = "payer-rules" if name in builtin else plugins.policy_sections[name][1]
+            raise PluginError(f"plugin '{_plugin}' registers policy section '{name}', which {owner} already has")
+        if not isinstance(schema, dict):
+            raise PluginError(f"plugin '{_plugin}': the schema of policy section '{name}' must be a JSON Schema object")
+        plugins.policy_sections[name] = (schema, _plugin)
+
+    for impl in pm.hook.register_policy_sections.get_hookimpls():
+        plugin_name = impl.plugin_name
+        impl.function(register=lambda n, sc, _p=plugin_name: section(n, sc, _plugin=_p))
     return plugins
 
 

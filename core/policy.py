@@ -41,11 +41,22 @@ def load_schema(name: str) -> dict:
     return json.loads(text)
 
 
-@lru_cache(maxsize=None)
-def _validator(name: str) -> jsonschema.protocols.Validator:
-    schema = load_schema(name)
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
+@lru_cache(maxsize=64)
+def _validator_for(schema_text: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_text)
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def policy_schema(sections: dict[str, tuple[dict, str]] | None = None) -> dict:
+    """The policy schema, with the settings sections plugins registered."""
+    schema = load_schema("policy")
+    if not sections:
+        return schema
+    schema = json.loads(json.dumps(schema))
+    for name, (sub, _) in sorted(sections.items()):
+        schema["$defs"]["settings"]["properties"][name] = sub
+        schema["properties"][name] = {"$ref": f"#/$defs/settings/properties/{name}"}
+    return schema
 
 
 def suggest(word: Any, choices: Iterable[str]) -> str:
@@ -71,11 +82,12 @@ def _subschema_properties(schema: dict, root: dict) -> list[str]:
 
 
 def schema_problems(
-    data: Any, lines: LineMap, path: str, schema_name: str = "policy", base: tuple = ()
+    data: Any, lines: LineMap, path: str, schema_name: str = "policy", base: tuple = (),
+    schema: dict | None = None,
 ) -> list[SourceError]:
     """Every schema violation in ``data`` as a SourceError with line and a suggestion."""
-    validator = _validator(schema_name)
-    root = load_schema(schema_name)
+    root = schema if schema is not None else load_schema(schema_name)
+    validator = _validator_for(json.dumps(root, sort_keys=True))
     problems = []
     for err in sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         where = base + tuple(err.absolute_path)
@@ -234,7 +246,8 @@ def _place(lines: LineMap, where: tuple, ver: dict, key_path: tuple) -> tuple:
     return lines.find(key_path)
 
 
-def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]) -> list[PolicyVersion]:
+def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str],
+                     sections: dict[str, tuple[dict, str]] | None = None) -> list[PolicyVersion]:
     """Read, validate and compile one policy file into its versions; raise PolicyError."""
     name = str(path)
     try:
@@ -243,7 +256,7 @@ def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]
         raise PolicyError([exc]) from None
     if not isinstance(raw, dict):
         raise PolicyError([SourceError(name, 1, "a policy file must be a mapping of settings")])
-    problems = schema_problems(raw, lines, name)
+    problems = schema_problems(raw, lines, name, schema=policy_schema(sections))
     if problems:
         raise PolicyError(problems)
     base = {k: v for k, v in raw.items() if k != "versions"}
@@ -331,7 +344,8 @@ def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]
     return out
 
 
-def read_policies(sources: list[str | Path], unit_methods: dict, plugin_names: Iterable[str]) -> list[PolicyVersion]:
+def read_policies(sources: list[str | Path], unit_methods: dict, plugin_names: Iterable[str],
+                  sections: dict[str, tuple[dict, str]] | None = None) -> list[PolicyVersion]:
     """Read every policy file under ``sources``; all problems of all files in one PolicyError."""
     problems: list[SourceError] = []
     versions: list[PolicyVersion] = []
@@ -346,7 +360,7 @@ def read_policies(sources: list[str | Path], unit_methods: dict, plugin_names: I
                 problems.append(SourceError(str(f), None, "no such file or folder"))
                 continue
             try:
-                got = read_policy_file(f, unit_methods, plugin_names)
+                got = read_policy_file(f, unit_methods, plugin_names, sections)
             except PolicyError as exc:
                 problems.extend(exc.problems)
                 continue

@@ -127,3 +127,53 @@ def test_nothing_installed_under_a_generic_top_level_name():
         pytest.skip("payer-rules is not installed")
     tops = {str(f).split("/")[0] for f in installed if str(f).endswith(".py")}
     assert not tops & {"core", "plugins", "payer_configs", "tests"}, tops
+
+
+class VisitLimits:
+    """A plugin with its own policy section, validated like the built-in ones."""
+
+    @hookimpl
+    def register_policy_sections(self, register):
+        register("visit_limits", {"type": "object", "additionalProperties": False, "required": ["per_day"],
+                                  "properties": {"per_day": {"type": "integer", "minimum": 1}}})
+
+    @hookimpl
+    def prepare_policy(self, policy, base_dir):
+        cfg = policy.settings.get("visit_limits")
+        if cfg:
+            policy.data["visit_limits"] = cfg["per_day"]
+
+    @hookimpl
+    def check_claim(self, claim, policy, allocation):
+        from payer_rules import Edit
+        limit = policy.data.get("visit_limits")
+        if limit is None or len(claim.lines) <= limit:
+            return []
+        return [Edit(rule="visits.too_many_lines", category="coverage", severity="warning", lines=(),
+                     message=f"more than {limit} lines", source="visit_limits")]
+
+
+def test_plugin_policy_section(tmp_path):
+    pol = tmp_path / "p.yaml"
+    text = (EXAMPLE / "acme_policies" / "acme.yaml").read_text().replace("plugins: [acme_units]", "plugins: []")
+    pol.write_text(text + "visit_limits: {per_day: 1}\n")
+    engine = Engine(pol, plugins=[("visit_limits", VisitLimits())])
+    r = engine.evaluate(claim("acme", {"code": "97110", "minutes": 20}, {"code": "97140", "minutes": 20}))
+    assert "visits.too_many_lines" in rules_of(r)
+    pol.write_text(text + "visit_limits: {per_dya: 1}\n")
+    with pytest.raises(Exception) as exc:
+        Engine(pol, plugins=[("visit_limits", VisitLimits())])
+    assert "unknown key 'per_dya' in visit_limits (did you mean 'per_day'?)" in str(exc.value)
+    pol.write_text(text + "visit_limits: {per_day: 1}\n")
+    with pytest.raises(Exception, match="unknown key 'visit_limits'"):
+        Engine(pol)  # without the plugin the section is not allowed
+
+
+def test_plugin_section_may_not_shadow_builtin():
+    class Bad:
+        @hookimpl
+        def register_policy_sections(self, register):
+            register("codes", {"type": "object"})
+
+    with pytest.raises(PluginError, match="which payer-rules already has"):
+        load_plugins([("bad", Bad())])
