@@ -100,3 +100,29 @@ def test_edit_sources_and_denials_filled(engine):
     assert all(e.source for e in r.edits)
     assert all(ln.source for ln in r.lines)
     assert "units.over_billed" in rules_of(r) and len(set(rules_of(r))) == len(rules_of(r))
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+line_like = st.dictionaries(
+    st.sampled_from(["code", "modifiers", "date_of_service", "minutes", "units", "line", "diagnosis_pointers",
+                     "body_region", "start_time", "end_time", "techniques", "assistant_minutes"]),
+    json_values | st.sampled_from(["97110", "2024-03-04", "09:00", 15, ["GP"], [1]]), max_size=8)
+claim_like = st.dictionaries(
+    st.sampled_from(["claim_id", "payer", "lines", "patient", "provider", "diagnoses", "date_of_service",
+                     "plan_of_care", "place_of_service"]),
+    json_values | st.sampled_from(["medicare", "generic-commercial", "C1"]) | st.lists(line_like, max_size=4),
+    max_size=9)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(claim_like, json_values))
+def test_any_input_gives_a_result_never_an_exception(engine, raw):
+    r = engine.evaluate(raw)
+    assert r.status in ("pass", "warn", "fail", "error")
+    if r.status == "error":
+        assert r.error and "internal error" not in r.error, r.error
