@@ -37,6 +37,7 @@ def prepare_policy(policy, base_dir):
     policy.data[SOURCE] = {
         "therapy_codes": therapy_codes,
         "one_of": tuple(disc.get("one_of", ["GP", "GO", "GN"])) if disc else (),
+        "one_of_set": frozenset(disc.get("one_of", ["GP", "GO", "GN"])) if disc else frozenset(),
         "kx": cfg.get("kx"),
         "assistant": cfg.get("assistant"),
         "known": frozenset(cfg.get("known", [])),
@@ -55,43 +56,43 @@ def check_claim(claim, policy, allocation):
         return []
     edits: list[Edit] = []
     one_of = data["one_of"]
-    if data["therapy_codes"]:
-        used = {m for ln in claim.lines for m in ln.modifiers if m in one_of}
-        for ln in claim.lines:
-            if ln.code not in data["therapy_codes"]:
-                continue
-            found = [m for m in one_of if m in ln.modifiers]
-            if len(found) == 1:
-                continue
-            if not found:
-                fix = ({"action": "add_modifier", "line": ln.line, "modifier": next(iter(used))}
-                       if len(used) == 1 else None)
-                msg = (f"line {ln.line} {ln.code}: an always-therapy code needs one of {', '.join(one_of)} "
-                       "(the plan of care's discipline)")
-                if fix:
-                    msg += f"; the other lines of the claim use {fix['modifier']}"
-                edits.append(Edit(rule="modifier.discipline_missing", category="modifier", severity="error",
-                                  lines=(ln.line,), message=msg, source=SOURCE, fix=fix))
-            else:
-                edits.append(Edit(rule="modifier.discipline_conflict", category="modifier", severity="error",
-                                  lines=(ln.line,), source=SOURCE,
-                                  message=f"line {ln.line} {ln.code}: {', '.join(found)} together; exactly one "
-                                          "discipline modifier per line"))
+    one_of_set = data["one_of_set"]
+    therapy_codes = data["therapy_codes"]
+    known = data["known"]
+    for ln in claim.lines:
+        if ln.code in therapy_codes and len(one_of_set.intersection(ln.modifiers)) != 1:
+            edits.append(_discipline_edit(ln, one_of, claim))
+        if known and not known.issuperset(ln.modifiers):
+            unknown = [m for m in ln.modifiers if m not in known]
+            edits.append(Edit(rule="modifier.unknown", category="modifier", severity="warning",
+                              lines=(ln.line,), source=SOURCE,
+                              message=f"line {ln.line} {ln.code}: modifier(s) {', '.join(unknown)} are not "
+                                      "recognised by this payer's policy"))
     kx = data["kx"]
     if kx:
         edits.extend(_kx(kx, claim, data))
     assistant = data["assistant"]
     if assistant:
         edits.extend(_assistant(assistant, claim, data))
-    if data["known"]:
-        for ln in claim.lines:
-            unknown = [m for m in ln.modifiers if m not in data["known"]]
-            if unknown:
-                edits.append(Edit(rule="modifier.unknown", category="modifier", severity="warning",
-                                  lines=(ln.line,), source=SOURCE,
-                                  message=f"line {ln.line} {ln.code}: modifier(s) {', '.join(unknown)} are not "
-                                          "recognised by this payer's policy"))
     return edits
+
+
+def _discipline_edit(ln, one_of: tuple[str, ...], claim) -> Edit:
+    """An always-therapy line without exactly one of GP/GO/GN."""
+    found = [m for m in one_of if m in ln.modifiers]
+    if found:
+        return Edit(rule="modifier.discipline_conflict", category="modifier", severity="error",
+                    lines=(ln.line,), source=SOURCE,
+                    message=f"line {ln.line} {ln.code}: {', '.join(found)} together; exactly one "
+                            "discipline modifier per line")
+    used = {m for other in claim.lines for m in other.modifiers if m in one_of}
+    fix = {"action": "add_modifier", "line": ln.line, "modifier": next(iter(used))} if len(used) == 1 else None
+    msg = (f"line {ln.line} {ln.code}: an always-therapy code needs one of {', '.join(one_of)} "
+           "(the plan of care's discipline)")
+    if fix:
+        msg += f"; the other lines of the claim use {fix['modifier']}"
+    return Edit(rule="modifier.discipline_missing", category="modifier", severity="error",
+                lines=(ln.line,), message=msg, source=SOURCE, fix=fix)
 
 
 def _kx(kx, claim, data):
@@ -134,6 +135,8 @@ def _assistant(cfg, claim, data):
     share = cfg.get("de_minimis_percent", 10)
     by_discipline = cfg.get("modifiers", {"GP": "CQ", "GO": "CO"})
     for ln in claim.lines:
+        if not ln.extra:
+            continue
         am = ln.extra.get("assistant_minutes")
         minutes = ln.timed_minutes
         if not isinstance(am, int) or isinstance(am, bool) or not minutes:
