@@ -123,6 +123,9 @@ class Rule:
     def __post_init__(self) -> None:
         self.windowed = self.effective_from is not None or self.effective_to is not None
         self.templated = "{" in self.message
+        #: claim scope: the ``where`` of each top-level any_line, compiled (where edits land)
+        self.quantifiers = tuple(compile_check(q.where) for q in self.when.items
+                                 if isinstance(q, LineQuantifier) and q.exists)
 
     def in_window(self, dos: str) -> bool:
         return (self.effective_from is None or self.effective_from <= dos) and \
@@ -682,14 +685,12 @@ class BuiltinEvaluator:
         return edits
 
 
-def _claim_lines(rule: Rule, claim: Claim, window: list[Line]) -> tuple[int, ...]:
+def _claim_lines(rule: Rule, claim: Claim, window: Any) -> tuple[int, ...]:
     """Lines a claim-scope edit lands on: those the any_line tests matched, else the window."""
     matched: set[int] = set()
-    for t in rule.when.items:
-        if isinstance(t, LineQuantifier) and t.exists:
-            matched |= {x.line for x in window if _holds(t.where, x, claim, x.date_of_service, window)}
-    chosen = matched or {x.line for x in window}
-    return tuple(sorted(chosen))
+    for q in rule.quantifiers:
+        matched |= {x.line for x in window if q(x, claim, x.date_of_service, window)}
+    return tuple(sorted(matched or {x.line for x in window}))
 
 
 # -- explaining --------------------------------------------------------------------------------
