@@ -106,6 +106,8 @@ def rules_only(policy: Path, claims: Path, env: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--claims", type=int, default=200_000)
+    ap.add_argument("--table-rows", type=int, default=2_545_089,
+                    help="rows of the generated PTP table used when ../shared/data is absent")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,9 +117,9 @@ def main() -> None:
         workload.write(args.claims, str(claims), seed=1)
         ptp, label = REAL, "real NCCI PTP v30.1, 2,545,089 rows"
         if not REAL.exists():
-            ptp, label = tmp / "ptp.csv.gz", "generated PTP table, 2,545,089 rows"
+            ptp, label = tmp / "ptp.csv.gz", f"generated PTP table, {args.table_rows:,} rows"
             import bench_tables
-            bench_tables.generated(ptp, 2_545_089)
+            bench_tables.generated(ptp, args.table_rows)
         policy = make_policy(tmp / "policy", ptp)
         exe = [sys.executable, "-m", "payer_rules.cli"]
         subprocess.run(exe + ["payers", "--policies", str(policy)], check=True, env=env,
