@@ -25,8 +25,8 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 import orjson
 
-from .engine import Engine, error_result
-from .readers import ReadError, _describe, is_x12
+from .engine import Engine
+from .readers import ReadError, is_x12, json_line, numbered_lines
 
 CHUNK = 1000
 
@@ -100,19 +100,6 @@ def _init_worker(sources: list[str] | None, payer: str | None, evaluator: str) -
     _PAYER = payer
 
 
-def _result_for(raw: Any, lineno: int, name: str, engine: Engine, payer: str | None):
-    """The result for one record: JSON bytes of a claim, or the ReadError an X12 file gave."""
-    if isinstance(raw, ReadError):
-        return error_result(None, payer, raw.message, rule="input.unreadable")
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return error_result(None, payer, f"{name}:{lineno}: {_describe(exc)}", rule="input.unreadable")
-    if type(value) is not dict:
-        return error_result(None, payer, f"{name}:{lineno}: a claim must be a JSON object", rule="input.unreadable")
-    return engine.evaluate(value, payer)
-
-
 def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[bytes, dict[str, Any]]:
     """Evaluate ``(record number, file line, raw line)`` records; return output bytes and counts."""
     engine, payer = _ENGINE, _PAYER
@@ -126,7 +113,8 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
     lines = 0
     dumps = orjson.dumps
     for n, lineno, raw in records:
-        result = _result_for(raw, lineno, name, engine, payer)
+        # raw: a JSON line, or the ReadError an X12 file gave; evaluate turns errors into records
+        result = engine.evaluate(raw if isinstance(raw, ReadError) else json_line(raw, f"{name}:{lineno}"), payer)
         result.index = n
         out.append(dumps(result.to_dict()))
         status = result.status
@@ -169,11 +157,7 @@ def x12_chunks(fh: BinaryIO, skip: int, name: str, payers: dict[str, str],
 def chunks(fh: BinaryIO, skip: int, size: int = CHUNK) -> Iterator[list[tuple[int, int, bytes]]]:
     """Records of a JSON lines file in chunks; the first ``skip`` records are passed over."""
     batch: list[tuple[int, int, bytes]] = []
-    n = 0
-    for lineno, raw in enumerate(fh, start=1):
-        if not raw.strip():
-            continue
-        n += 1
+    for n, lineno, raw in numbered_lines(fh):
         if n <= skip:
             continue
         batch.append((n, lineno, raw))

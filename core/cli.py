@@ -16,12 +16,12 @@ from typing import Any, Iterable, TextIO
 import orjson
 
 from . import __version__
-from .engine import Engine, error_result
+from .engine import Engine
 from .fixes import fix_claim
 from .models import Result
 from .plugin_manager import PluginError
 from .policy import PolicyError, bundled_dir, load_schema
-from .readers import ReadError, read_claims
+from .readers import read_claims
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -85,10 +85,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         records = read_claims(args.file, engine.x12_payers())
         for n, raw in records:
             total += 1
-            if isinstance(raw, ReadError):
-                result = error_result(None, args.payer, raw.message, rule="input.unreadable")
-            else:
-                result = engine.evaluate(raw, args.payer)
+            result = engine.evaluate(raw, args.payer)
             result.index = n
             if result.status == "error":
                 failed += 1
@@ -201,10 +198,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     failed = 0
     try:
         for n, raw in read_claims(args.file, engine.x12_payers()):
-            if isinstance(raw, ReadError):
-                info = {"claim_id": None, "status": "error", "why": raw.message}
-            else:
-                info = engine.explain(raw, args.payer)
+            info = engine.explain(raw, args.payer)
             failed += info["status"] == "error"
             if args.format == "json":
                 sys.stdout.write(json.dumps(info, ensure_ascii=False) + "\n")

@@ -21,6 +21,7 @@ from .models import (
 from .plugin_manager import PluginError, Plugins, load_plugins
 from .units import EXPLAIN
 from .policy import PolicyError, PolicySet, PolicyVersion, bundled_dir, read_policies, suggest
+from .readers import ReadError
 from .yaml_source import SourceError
 
 CORE = "payer_rules.core"
@@ -38,6 +39,10 @@ class _Hooks:
     check_claim: Any
     adjust_result: Any
     explain_claim: Any
+
+
+def _paths(policies: str | Path | Iterable[str | Path]) -> list[Path]:
+    return [Path(policies)] if isinstance(policies, (str, Path)) else [Path(p) for p in policies]
 
 
 def error_result(raw: Any, payer: str | None, message: str, rule: str = "input.invalid") -> Result:
@@ -79,12 +84,7 @@ class Engine:
             require_durable()
         self.rules_evaluator = rules_evaluator
         self.plugins: Plugins = load_plugins(list(plugins or []))
-        if policies is None:
-            sources = [bundled_dir()]
-        elif isinstance(policies, (str, Path)):
-            sources = [Path(policies)]
-        else:
-            sources = [Path(p) for p in policies]
+        sources = [bundled_dir()] if policies is None else _paths(policies)
         self._sources = sources
         self._reload_lock = threading.Lock()
         self._policies = self._build(sources)
@@ -127,10 +127,7 @@ class Engine:
         If anything fails to load, PolicyError is raised and the policies in force stay.
         """
         with self._reload_lock:
-            if policies is not None:
-                sources = [Path(policies)] if isinstance(policies, (str, Path)) else [Path(p) for p in policies]
-            else:
-                sources = self._sources
+            sources = self._sources if policies is None else _paths(policies)
             new = self._build(sources)
             self._policies, self._sources = new, sources
 
@@ -169,7 +166,11 @@ class Engine:
         a claim that cannot be evaluated gets a Result with status ``error``.
 
         ``explain=True`` also fills ``result.steps`` with the unit allocation step by step.
+        A :class:`~payer_rules.readers.ReadError` (a record a reader could not read) gets its
+        error record too, so callers can pass every record of a file straight through.
         """
+        if isinstance(claim, ReadError):  # a record a reader could not turn into a claim
+            return error_result(None, payer, claim.message, rule="input.unreadable")
         if explain:
             token = EXPLAIN.set(True)
             try:

@@ -71,9 +71,27 @@ def _claim_or_error(value: Any, where: str) -> Any:
     return value if isinstance(value, dict) else ReadError(f"{where}: a claim must be a JSON object")
 
 
-def iter_records(fh: BinaryIO, name: str, skip: int = 0) -> Iterator[tuple[int, Any]]:
-    """Records of an open binary file. ``skip``: records already done (batch --resume);
-    they are counted but not parsed."""
+def json_line(raw: bytes, where: str) -> Any:
+    """One JSON-lines record: the claim dict, or a ReadError that says where and why."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return ReadError(f"{where}: {_describe(exc)}")
+    return value if type(value) is dict else ReadError(f"{where}: a claim must be a JSON object")
+
+
+def numbered_lines(fh: BinaryIO, lineno: int = 0, n: int = 0) -> Iterator[tuple[int, int, bytes]]:
+    """``(record number, file line, raw line)`` for each non-blank line: the numbering
+    every reader (and batch --resume) relies on."""
+    for raw in fh:
+        lineno += 1
+        if raw.strip():
+            n += 1
+            yield n, lineno, raw
+
+
+def iter_records(fh: BinaryIO, name: str) -> Iterator[tuple[int, Any]]:
+    """Records of an open binary file: one JSON document, or JSON lines."""
     first = fh.readline()
     lineno = 1
     while first and not first.strip():
@@ -93,42 +111,26 @@ def iter_records(fh: BinaryIO, name: str, skip: int = 0) -> Iterator[tuple[int, 
         except orjson.JSONDecodeError as exc:
             yield 1, ReadError(f"{name}:{exc.lineno + lineno - 1}: {_describe(exc)}")
             return
-        yield from _document(value, name, skip)
+        yield from _document(value, name)
         return
     if isinstance(value, list):
-        yield from _document(value, name, skip)
+        yield from _document(value, name)
         for extra in fh:
             if extra.strip():
                 yield len(value) + 1, ReadError(f"{name}: more text after the JSON array (not read)")
                 break
         return
     # JSON lines: the first line was a complete record
-    n = 1
-    if n > skip:
-        yield n, _claim_or_error(value, f"{name}:{lineno}")
-    loads = orjson.loads
-    for raw in fh:
-        lineno += 1
-        if not raw.strip():
-            continue
-        n += 1
-        if n <= skip:
-            continue
-        try:
-            value = loads(raw)
-        except orjson.JSONDecodeError as exc:
-            yield n, ReadError(f"{name}:{lineno}: {_describe(exc)}")
-            continue
-        yield n, value if type(value) is dict else _claim_or_error(value, f"{name}:{lineno}")
+    yield 1, _claim_or_error(value, f"{name}:{lineno}")
+    for n, at, raw in numbered_lines(fh, lineno, 1):
+        yield n, json_line(raw, f"{name}:{at}")
 
 
-def _document(value: Any, name: str, skip: int = 0) -> Iterator[tuple[int, Any]]:
+def _document(value: Any, name: str) -> Iterator[tuple[int, Any]]:
     if isinstance(value, dict):
-        if skip < 1:
-            yield 1, value
+        yield 1, value
     elif isinstance(value, list):
         for i, item in enumerate(value, start=1):
-            if i > skip:
-                yield i, _claim_or_error(item, f"{name}: item {i} of the array")
+            yield i, _claim_or_error(item, f"{name}: item {i} of the array")
     else:
         yield 1, ReadError(f"{name}: expected a claim object, an array of claims, or JSON lines")

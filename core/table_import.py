@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from .tables import NO_DELETION, PtpTable, TableError, file_digest, iter_ptp_rows, load_ptp, read_mue, read_pfs
+from .tables import NO_DELETION, file_digest, iter_ptp_rows, load_ptp, read_mue, read_pfs
 
 KINDS = ("ptp", "mue", "pfs")
 
@@ -80,14 +80,4 @@ def import_table(kind: str, sources: list[Path], out: Path, version: str, codes:
     return provenance
 
 
-def read_provenance(path: Path) -> dict | None:
-    p = Path(str(path) + ".provenance.json")
-    if not p.is_file():
-        return None
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-__all__ = ["import_table", "read_provenance", "KINDS", "TableError", "PtpTable"]
+__all__ = ["import_table", "KINDS"]

@@ -22,12 +22,19 @@ def _mins(t: str) -> int:
 
 
 @hookimpl
-def check_claim(claim, policy, allocation):
+def prepare_policy(policy, base_dir):
     cfg = policy.settings.get("documentation")
-    if not cfg:
+    if cfg:
+        policy.data[SOURCE] = (cfg.get("overlap"), cfg.get("diagnosis_pointer"))
+
+
+@hookimpl
+def check_claim(claim, policy, allocation):
+    settings = policy.data.get(SOURCE)
+    if settings is None:
         return []
     edits = []
-    overlap, pointer = cfg.get("overlap"), cfg.get("diagnosis_pointer")
+    overlap, pointer = settings
     if pointer:
         n_dx = len(claim.diagnoses)
         for ln in claim.lines:
