@@ -206,17 +206,7 @@ class Engine:
         try:
             if all(v is first for v in per_line):
                 return self._run(c, payer_id, first)
-            by_version: dict[str, list] = {}
-            chosen: dict[str, PolicyVersion] = {}
-            for ln, v in zip(c.lines, per_line):
-                chosen[v.version] = v
-                by_version.setdefault(v.version, []).append(ln)
-            parts = [
-                self._run(Claim(c.claim_id, c.payer, tuple(by_version[vid]), c.patient, c.provider, c.diagnoses, c.extra),
-                          payer_id, chosen[vid])
-                for vid in sorted(chosen, key=lambda k: chosen[k].effective_from)
-            ]
-            return _merge(parts)
+            return _merge([self._run(part, payer_id, v) for v, part in _parts(c, per_line)])
         except Exception as exc:  # a plugin or engine bug must not kill a batch, nor leak claim data
             if os.environ.get(DEBUG_ENV):
                 raise
@@ -246,15 +236,14 @@ class Engine:
         policies = self._policies
         payer_id = result.payer
         versions = policies.versions(payer_id)
+        parts = _parts(c, [policies.select(payer_id, ln.date_of_service) for ln in c.lines])
         choice = []
-        by_version: dict[str, list] = {}
-        for dos in sorted({ln.date_of_service for ln in c.lines}):
-            v = policies.select(payer_id, dos)
+        for v, part in parts:
             others = [f"{o.version} ({o.window()})" for o in versions if o is not v]
-            choice.append({"date_of_service": dos, "version": v.version, "window": v.window(),
-                           "why": f"{dos} lies in {v.version}'s window {v.window()}"
-                                  + (f"; not {', '.join(others)}" if others else ""), "file": v.path})
-            by_version.setdefault(v.version, []).extend(ln for ln in c.lines if ln.date_of_service == dos)
+            for dos in sorted({ln.date_of_service for ln in part.lines}):
+                choice.append({"date_of_service": dos, "version": v.version, "window": v.window(),
+                               "why": f"{dos} lies in {v.version}'s window {v.window()}"
+                                      + (f"; not {', '.join(others)}" if others else ""), "file": v.path})
         out["versions"] = choice
         out["units"] = {"steps": result.steps, "lines": [
             {"line": ln.line, "code": ln.code, "units": ln.units, "decided_by": ln.source, "why": ln.explanation}
@@ -265,10 +254,8 @@ class Engine:
         misses: list[str] = []
         plugins: dict[str, list[str]] = {}
         decisions = {ln.line: UnitDecision(ln.units, ln.explanation) for ln in result.lines}
-        for vid, lines in by_version.items():
-            v = next(x for x in versions if x.version == vid)
-            part = Claim(c.claim_id, c.payer, tuple(lines), c.patient, c.provider, c.diagnoses, c.extra)
-            alloc = Allocation(CORE, v.unit_method, {ln.line: decisions[ln.line] for ln in lines})
+        for v, part in parts:
+            alloc = Allocation(CORE, v.unit_method, {ln.line: decisions[ln.line] for ln in part.lines})
             for said in v.hooks.explain_claim(claim=part, policy=v, allocation=alloc):
                 misses.extend(said)
             plugins = {"unit method": [v.unit_method],
@@ -362,6 +349,17 @@ def finish_edits(edits: list[Edit], v: PolicyVersion) -> list[Edit]:
             e.group, e.carc, e.rarc = denial["group"], denial["carc"], denial["rarc"]
         out.append(e)
     return out
+
+
+def _parts(c: Claim, per_line: list[PolicyVersion]) -> list[tuple[PolicyVersion, Claim]]:
+    """The claim split by the policy version of each line (``per_line``), oldest version first."""
+    lines: dict[int, list] = {}
+    chosen: dict[int, PolicyVersion] = {}
+    for ln, v in zip(c.lines, per_line):
+        chosen[id(v)] = v
+        lines.setdefault(id(v), []).append(ln)
+    return [(v, Claim(c.claim_id, c.payer, tuple(lines[k]), c.patient, c.provider, c.diagnoses, c.extra))
+            for k, v in sorted(chosen.items(), key=lambda kv: kv[1].effective_from)]
 
 
 def _merge(parts: list[Result]) -> Result:
