@@ -71,13 +71,14 @@ def _claim_or_error(value: Any, where: str) -> Any:
     return value if isinstance(value, dict) else ReadError(f"{where}: a claim must be a JSON object")
 
 
-def json_line(raw: bytes, where: str) -> Any:
-    """One JSON-lines record: the claim dict, or a ReadError that says where and why."""
+def json_line(raw: bytes, name: str, lineno: int) -> Any:
+    """One JSON-lines record: the claim dict, or a ReadError that says where (file name
+    and line) and why. The place is put into words only for a bad record."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return ReadError(f"{where}: {_describe(exc)}")
-    return value if type(value) is dict else ReadError(f"{where}: a claim must be a JSON object")
+        return ReadError(f"{name}:{lineno}: {_describe(exc)}")
+    return value if type(value) is dict else ReadError(f"{name}:{lineno}: a claim must be a JSON object")
 
 
 def numbered_lines(fh: BinaryIO, lineno: int = 0, n: int = 0) -> Iterator[tuple[int, int, bytes]]:
@@ -123,7 +124,7 @@ def iter_records(fh: BinaryIO, name: str) -> Iterator[tuple[int, Any]]:
     # JSON lines: the first line was a complete record
     yield 1, _claim_or_error(value, f"{name}:{lineno}")
     for n, at, raw in numbered_lines(fh, lineno, 1):
-        yield n, json_line(raw, f"{name}:{at}")
+        yield n, json_line(raw, name, at)
 
 
 def _document(value: Any, name: str) -> Iterator[tuple[int, Any]]:
