@@ -62,6 +62,7 @@ def _minutes_between(start: str, end: str) -> int | None:
 _CODES: dict[str, str] = {}
 _MODS: dict[tuple, tuple[str, ...]] = {}
 _DATES: dict[str, bool] = {}
+_DX: dict[tuple, tuple[str, ...]] = {}
 _CACHE_MAX = 100_000
 
 
@@ -164,7 +165,12 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
         if type(mods_raw) is not list:
             bad.append("modifiers: must be a list of two-character modifiers")
         else:
-            norm = _norm_mods(mods_raw)
+            try:  # the cache, read here: most lines repeat a list of modifiers already seen
+                norm = _MODS.get(tuple(mods_raw))
+            except TypeError:
+                norm = None
+            if norm is None:
+                norm = _norm_mods(mods_raw)
             if norm is None:
                 for j, m in enumerate(mods_raw):
                     if type(m) is not str or not MODIFIER_RE.match(m.strip().upper()):
@@ -193,7 +199,12 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
     pointers_raw = get("diagnosis_pointers")
     pointers: tuple[int, ...] = ()
     if pointers_raw:
-        norm_ptrs = _norm_pointers(pointers_raw)
+        try:
+            norm_ptrs = _PTRS.get(tuple(pointers_raw)) if type(pointers_raw) is list else None
+        except TypeError:
+            norm_ptrs = None
+        if norm_ptrs is None:
+            norm_ptrs = _norm_pointers(pointers_raw)
         if norm_ptrs is None:
             bad.append("diagnosis_pointers: must be a list of numbers from 1 to 12")
         else:
@@ -278,10 +289,18 @@ def parse_claim(raw: Any) -> Claim:
     diagnoses = get("diagnoses")
     dx: tuple[str, ...] = ()
     if diagnoses:
-        if type(diagnoses) is not list or not all(type(d) is str for d in diagnoses):
+        try:  # claims repeat lists of diagnoses: the cache holds only valid ones
+            hit = _DX.get(tuple(diagnoses)) if type(diagnoses) is list else None
+        except TypeError:
+            hit = None
+        if hit is not None:
+            dx = hit
+        elif type(diagnoses) is not list or not all(type(d) is str for d in diagnoses):
             problems.append("diagnoses: must be a list of ICD-10 codes")
         else:
             dx = tuple(d.strip().upper() for d in diagnoses)
+            if len(_DX) < _CACHE_MAX:
+                _DX[tuple(diagnoses)] = dx
     if problems:
         shown = problems[:10]
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""

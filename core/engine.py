@@ -193,10 +193,18 @@ class Engine:
                 f"payer: unknown payer{suggest(payer_id, known)}; known payers: {', '.join(known) or 'none'}",
                 rule="input.unknown_payer")
         select = policies.select
-        per_line = [select(payer_id, ln.date_of_service) for ln in c.lines]
-        first = per_line[0]
-        if first is None or any(v is not first for v in per_line):
-            uncovered = [ln.line for ln, v in zip(c.lines, per_line) if v is None]
+        lines = c.lines
+        first_dos = lines[0].date_of_service
+        first = select(payer_id, first_dos)
+        one_version = first is not None
+        if one_version:  # the usual case: every line under the first line's version
+            for ln in lines:
+                if ln.date_of_service != first_dos and select(payer_id, ln.date_of_service) is not first:
+                    one_version = False
+                    break
+        if not one_version:
+            per_line = [select(payer_id, ln.date_of_service) for ln in lines]
+            uncovered = [ln.line for ln, v in zip(lines, per_line) if v is None]
             if uncovered:
                 windows = "; ".join(f"{v.version}: {v.window()}" for v in versions)
                 return error_result(
@@ -204,7 +212,7 @@ class Engine:
                     f"line(s) {', '.join(map(str, uncovered))}: no {payer_id} policy version covers the date of "
                     f"service (versions: {windows})", rule="input.no_policy_version")
         try:
-            if all(v is first for v in per_line):
+            if one_version:
                 return self._run(c, payer_id, first)
             return _merge([self._run(part, payer_id, v) for v, part in _parts(c, per_line)])
         except Exception as exc:  # a plugin or engine bug must not kill a batch, nor leak claim data
@@ -279,7 +287,6 @@ class Engine:
     def _run(self, claim: Claim, payer: str, v: PolicyVersion) -> Result:
         hooks: _Hooks = v.hooks
         decisions: dict[int, UnitDecision] = {}
-        sources: dict[int, str] = {}
         timed: list[TimedLine] = []
         timed_codes, untimed = v.timed, v.untimed
         for ln in claim.lines:
@@ -288,7 +295,6 @@ class Engine:
                 timed.append(TimedLine(ln, ln.minutes if ln.minutes is not None else ln.minutes_from_times, unit_len))
             else:
                 decisions[ln.line] = UNTIMED if ln.code in untimed else UNKNOWN
-                sources[ln.line] = CORE
         steps: list[str] = []
         ties: list[str] = []
         method = v.unit_method
@@ -308,7 +314,6 @@ class Engine:
             for tl in timed:
                 n = tl.line.line
                 decisions[n] = got.get(n) or UnitDecision(None, f"{source} gave no units for this line")
-                sources[n] = source
         allocation = Allocation(source, method, decisions, steps, ties)
         edits: list[Edit] = []
         for contributed in hooks.check_claim.call(claim, v, allocation):
@@ -319,12 +324,14 @@ class Engine:
         for ln in claim.lines:
             d = decisions[ln.line]
             lines.append(LineResult(ln.line, ln.code, ln.minutes if ln.minutes is not None else ln.minutes_from_times,
-                                    ln.units, d.units, d.explanation, sources[ln.line], version))
+                                    ln.units, d.units, d.explanation, source if ln.code in timed_codes else CORE,
+                                    version))
         result = Result(claim.claim_id, payer, {"id": v.payer, "version": version}, "pass", lines,
                         finish_edits(edits, v), list(ties), steps=list(steps))
         if hooks.adjust_result:
             hooks.adjust_result(result=result, claim=claim, policy=v)
-        result.edits.sort(key=_edit_key)
+        if len(result.edits) > 1:
+            result.edits.sort(key=_edit_key)
         result.status = status_for(result.edits)
         return result
 
@@ -336,11 +343,11 @@ def _edit_key(e: Edit) -> tuple:
 def finish_edits(edits: list[Edit], v: PolicyVersion) -> list[Edit]:
     """Apply the policy's severity overrides and denial codes; drop edits set to off."""
     out = []
-    outcome = v.edit_outcome
+    known = v._outcomes  # edit_outcome's memo, read directly: this runs for every edit
     for e in edits:
         if type(e) is not Edit:
             raise PluginError("a check_claim hook returned something other than a list of Edit")
-        sev, denial = outcome(e.rule, e.category)
+        sev, denial = known.get((e.rule, e.category)) or v.edit_outcome(e.rule, e.category)
         if sev is not None:
             if sev == "off":
                 continue

@@ -69,7 +69,7 @@ def units_for_minutes(minutes: int, unit_minutes: int = 15) -> int:
 
     8-22 = 1, 23-37 = 2, 38-52 = 3 ...: floor((m + 7) / 15) for m >= 8, 0 below.
     """
-    mid = midpoint(unit_minutes)
+    mid = unit_minutes // 2 + 1  # midpoint(unit_minutes), inline: this runs for every day of every claim
     if minutes < mid:
         return 0
     return (minutes - mid) // unit_minutes + 1
@@ -164,15 +164,6 @@ def _ties(services: list[Service], ranked: list[tuple[tuple, int, int]], taken: 
             f"it goes to {', '.join(won)} by the fixed rule ({TIE_RULE})"]
 
 
-def group_label(modifiers: tuple[str, ...], disciplines: dict[str, str]) -> str:
-    """The discipline group of a line's modifiers under ``discipline_grouping: by_discipline``."""
-    for m in modifiers:
-        d = disciplines.get(m)
-        if d is not None:
-            return d
-    return "no discipline modifier"
-
-
 def allocate_days(
     lines: list[TimedLine],
     params: dict,
@@ -196,21 +187,35 @@ def allocate_days(
     ties: list[str] = []
     explain = EXPLAIN.get()
     groups: dict[tuple[str, str], list[TimedLine]] = {}
+    short: set[tuple[str, str]] = set()  # groups with a line that has no minutes
     disciplines = (params.get("discipline_modifiers") or DEFAULT_DISCIPLINES) \
         if params.get("discipline_grouping", "combined") == "by_discipline" else None
     for tl in lines:
-        key = (tl.line.date_of_service, group_label(tl.line.modifiers, disciplines) if disciplines else "")
+        ln = tl.line
+        if disciplines is None:
+            key = (ln.date_of_service, "")
+        else:  # the group of the first discipline modifier on the line
+            label = "no discipline modifier"
+            for m in ln.modifiers:
+                d = disciplines.get(m)
+                if d is not None:
+                    label = d
+                    break
+            key = (ln.date_of_service, label)
         group = groups.get(key)
         if group is None:
             groups[key] = [tl]
         else:
             group.append(tl)
+        if tl.minutes is None:
+            short.add(key)
     cap = params.get("max_units_per_day")
     partials: dict[int, int] = {}
-    for (dos, label), members in (sorted(groups.items()) if len(groups) > 1 else groups.items()):
-        head = f"{dos}{' ' + label if label else ''}"
-        missing = [tl.line.line for tl in members if tl.minutes is None]
-        if missing:
+    for key, members in (sorted(groups.items()) if len(groups) > 1 else groups.items()):
+        dos, label = key
+        head = f"{dos} {label}" if label else dos
+        if key in short:
+            missing = [tl.line.line for tl in members if tl.minutes is None]
             for tl in members:
                 if tl.minutes is None:
                     why = "no minutes and no start/end time: units cannot be verified"
@@ -229,24 +234,28 @@ def allocate_days(
         # one service per code: minutes of the same code on the same day add up
         by_code: dict[str, list[TimedLine]] = {}
         for tl in members:
-            same = by_code.get(tl.line.code)
+            code = tl.line.code
+            same = by_code.get(code)
             if same is None:
-                by_code[tl.line.code] = [tl]
+                by_code[code] = [tl]
             else:
                 same.append(tl)
         services = []
+        day_minutes = 0
         for code, tls in by_code.items():
-            unit = tls[0].unit_minutes
+            first = tls[0]
+            unit = first.unit_minutes
             pf = partials.get(unit)
             if pf is None:
                 pf = partials[unit] = partial_from(unit)
             if len(tls) == 1:
-                services.append(Service(code, tls[0].minutes, unit, pf, code, tls[0].line.line))
+                minutes = first.minutes
+                services.append(Service(code, minutes, unit, pf, code, first.line.line))
             else:
-                services.append(Service(code, sum(t.minutes for t in tls), unit, pf, code,
-                                        min(t.line.line for t in tls)))
+                minutes = sum(t.minutes for t in tls)
+                services.append(Service(code, minutes, unit, pf, code, min(t.line.line for t in tls)))
+            day_minutes += minutes
         total, why_total = day_units(services, explain)
-        day_minutes = sum(s.minutes for s in services)
         if explain:
             sum_line = " + ".join(f"{s.code} {s.minutes} min" for s in services)
             steps.append(f"{head}: {sum_line} = {day_minutes} timed minutes; {why_total}")
@@ -268,9 +277,8 @@ def allocate_days(
             steps.append(f"{head}: full units first: {', '.join(full_parts) or 'none'}; "
                          f"then by most remaining minutes: {', '.join(extra_parts) or 'none'}")
             steps.append(f"{head}: result: " + ", ".join(f"{s.code} x{u}" for s, u in zip(services, units)))
-        for s, u in zip(services, units):
-            tls = by_code[s.code]
-            full = min(u, s.minutes // s.unit_minutes)
+        for s, u, tls in zip(services, units, by_code.values()):  # by_code is in services' order
+            full = s.minutes // s.unit_minutes
             why = (f"{s.code}: {s.minutes} of {day_minutes} timed minutes on {head} "
                    f"-> {u} {'unit' if u == 1 else 'units'} ({method})")
             if u > full:

@@ -39,6 +39,11 @@ def prepare_policy(policy, base_dir):
         "one_of": tuple(disc.get("one_of", ["GP", "GO", "GN"])) if disc else (),
         "one_of_set": frozenset(disc.get("one_of", ["GP", "GO", "GN"])) if disc else frozenset(),
         "kx": cfg.get("kx"),
+        # per-claim work kept small: the KX groups as modifier sets, thresholds by year text
+        "kx_groups": tuple((group, frozenset(mods)) for group, mods in
+                           cfg["kx"].get("groups", {"pt_slp": ["GP", "GN"], "ot": ["GO"]}).items())
+        if cfg.get("kx") else (),
+        "kx_thresholds": {str(k): v for k, v in cfg["kx"]["thresholds"].items()} if cfg.get("kx") else {},
         "assistant": cfg.get("assistant"),
         "known": frozenset(cfg.get("known", [])),
     }
@@ -100,14 +105,13 @@ def _kx(kx, claim, data):
     if not isinstance(ytd, dict):
         return []
     edits = []
-    groups = kx.get("groups", {"pt_slp": ["GP", "GN"], "ot": ["GO"]})
-    thresholds = {str(k): v for k, v in kx["thresholds"].items()}
-    for group, mods in groups.items():
+    thresholds = data["kx_thresholds"]
+    for group, mods in data["kx_groups"]:
         amount = ytd.get(group)
         if not isinstance(amount, (int, float)) or isinstance(amount, bool):
             continue
         for ln in claim.lines:
-            if not set(mods) & set(ln.modifiers):
+            if mods.isdisjoint(ln.modifiers):
                 continue
             year = ln.date_of_service[:4]
             threshold = thresholds.get(year)
