@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import string
 from functools import lru_cache
+from operator import attrgetter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable
@@ -119,6 +120,9 @@ class Rule:
     #: ``when`` and ``other_line.where`` as compiled functions (set by compile_rules)
     check: Any = field(default=None, repr=False, compare=False)
     other_check: Any = field(default=None, repr=False, compare=False)
+    #: ``check`` without the top-level code tests, for lines already found in ``index_codes``
+    #: (every such test holds for them: the index is the intersection of their codes)
+    indexed_check: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.windowed = self.effective_from is not None or self.effective_to is not None
@@ -295,11 +299,16 @@ class _Compiler:
         return All(tuple(items)), other
 
 
+def _is_code_test(t: Any) -> bool:
+    """A top-level test that a line's code is in a set: what the code index is made of."""
+    return isinstance(t, Test) and t.kind == "code_in" and not t.negate
+
+
 def _index_codes(tree: All) -> frozenset[str] | None:
     """Codes a line must have for the tree to hold (from top-level code tests), or None."""
     found: frozenset[str] | None = None
     for t in tree.items:
-        if isinstance(t, Test) and t.kind == "code_in" and not t.negate:
+        if _is_code_test(t):
             found = t.args[0] if found is None else found & t.args[0]
     return found
 
@@ -376,6 +385,7 @@ def compile_rules(raw_rules: list[dict], code_sets: dict[str, frozenset[str]], p
             fix=e.get("fix"), index_codes=index, position=position, path=path,
             claim_tests=tuple(dict.fromkeys(claim_tests)),
             check=compile_check(when), other_check=compile_check(other.where) if other else None,
+            indexed_check=compile_check(All(tuple(t for t in when.items if not _is_code_test(t)))),
         ))
     return out
 
@@ -389,18 +399,28 @@ def _empty(value: Any) -> bool:
 
 def claim_value(claim: Claim, path: str) -> Any:
     """A claim field by dotted path: top-level fields, patient.*, provider.*, or any other."""
+    return claim_getter(path)(claim)
+
+
+@lru_cache(maxsize=4096)
+def claim_getter(path: str) -> Callable[[Claim], Any]:
+    """:func:`claim_value` for one path, with the path taken apart once."""
     head, _, rest = path.partition(".")
-    if head == "patient":
-        value: Any = claim.patient
-    elif head == "provider":
-        value = claim.provider
-    elif head == "diagnoses":
-        value = list(claim.diagnoses)
-    else:
-        value = claim.extra.get(head)
-    for part in rest.split(".") if rest else ():
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
+    parts = tuple(rest.split(".")) if rest else ()
+
+    def get(claim: Claim) -> Any:
+        if head == "patient":
+            value: Any = claim.patient
+        elif head == "provider":
+            value = claim.provider
+        elif head == "diagnoses":
+            value = list(claim.diagnoses)
+        else:
+            value = claim.extra.get(head)
+        for part in parts:
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+    return get
 
 
 def patient_age(claim: Claim, dos: str) -> int | None:
@@ -475,8 +495,9 @@ def _line_check(t: Test) -> Check:
         return lambda ln, c, d, w: ln.body_region is not None and ln.body_region.strip().lower() in regions
     if k == "field_missing":
         name = a[0]
-        if name in LINE_ATTRIBUTES:
-            return lambda ln, c, d, w: _empty(getattr(ln, name))
+        if name in LINE_ATTRIBUTES:  # None, text or a tuple: empty is exactly falsy
+            attr = attrgetter(name)
+            return lambda ln, c, d, w: not attr(ln)
         return lambda ln, c, d, w: _empty(ln.extra.get(name))
     if k == "field_in":
         name, values = a
@@ -492,14 +513,19 @@ def _claim_check(t: Test) -> Check:
     k, a = t.kind, t.args
     if k == "dx_prefix":
         prefixes = a[0]
-        return lambda ln, c, d, w: any(x.startswith(prefixes) for x in c.diagnoses)
+        def dx_prefix(ln, c, d, w):
+            for x in c.diagnoses:
+                if x.startswith(prefixes):
+                    return True
+            return False
+        return dx_prefix
     if k == "claim_value_missing":
-        path = a[0]
-        return lambda ln, c, d, w: _empty(claim_value(c, path))
+        get = claim_getter(a[0])
+        return lambda ln, c, d, w: _empty(get(c))
     if k == "claim_value_in":
-        path, values = a
+        get, values = claim_getter(a[0]), a[1]
         def value_in(ln, c, d, w):
-            v = claim_value(c, path)
+            v = get(c)
             return v is not None and str(v).lower() in values
         return value_in
     if k == "age":
@@ -661,11 +687,13 @@ class BuiltinEvaluator:
             check = rule.check
             if rule.scope == "claim":
                 if first_dos is None:
-                    first_dos = min(ln.date_of_service for ln in all_lines)
+                    first_dos = min([ln.date_of_service for ln in all_lines])
                 if check(None, claim, first_dos, window):
                     edits.append(rule.make_edit(None, _claim_lines(rule, claim, window), None))
                 continue
             index = rule.index_codes
+            if index is not None:
+                check = rule.indexed_check
             for ln in window:
                 if index is not None and ln.code not in index:
                     continue

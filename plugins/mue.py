@@ -51,6 +51,22 @@ def check_claim(claim, policy, allocation):
     if data is None:
         return []
     table, version, separate = data
+    # First, cheaply: can any code exceed its MUE at all? A group never holds more units
+    # than its code on the whole claim, so when no code's claim total exceeds, nothing does.
+    totals: dict[str, int] = {}
+    decisions = allocation.decisions
+    over = False
+    for ln in claim.lines:
+        mue = table.get(ln.code)
+        if mue is None:
+            continue
+        units = ln.units if ln.units is not None else decisions[ln.line].units
+        if units:
+            total = totals[ln.code] = totals.get(ln.code, 0) + units
+            if total > mue.value:
+                over = True
+    if not over:
+        return []
     groups = _groups(claim, allocation, table, separate)
     edits = []
     for (_, code, _), members in groups.items():

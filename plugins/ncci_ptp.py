@@ -32,6 +32,8 @@ class Settings:
     either_modifiers: frozenset[str]
     region_modifiers: frozenset[str]
     overrides: dict[tuple[str, str], PtpRow]
+    #: the bypass modifiers named in messages, put into words once
+    bypass_hint: str = ""
 
 
 @hookimpl
@@ -45,14 +47,17 @@ def prepare_policy(policy, base_dir):
         c1, c2 = str(o["column1"]), str(o["column2"])
         overrides[(c1, c2)] = PtpRow(c1, c2, 0, 99991231, int(o["modifier_indicator"]),
                                      o.get("note", f"{policy.payer} policy override"))
+    bypass = frozenset(cfg.get("associated_modifiers", []))
+    either = frozenset(cfg.get("either_line_modifiers", []))
     policy.data[SOURCE] = Settings(
         table=table,
         version=version,
-        bypass=frozenset(cfg.get("associated_modifiers", [])),
+        bypass=bypass,
         either_from=cfg.get("modifier_on_either_line_from"),
-        either_modifiers=frozenset(cfg.get("either_line_modifiers", [])),
+        either_modifiers=either,
         region_modifiers=frozenset(cfg.get("body_region_modifiers", [])),
         overrides=overrides,
+        bypass_hint=", ".join(sorted(either or bypass)[:5]),
     )
 
 
@@ -83,6 +88,8 @@ def check_claim(claim, policy, allocation):
         for a, ia in ids:
             # the column-2 codes that have rows with this column-1 code (built once per code)
             pairs = table.column2_rows(ia) if ia is not None else None
+            if not pairs and not overrides:
+                continue  # no row has this code in column 1
             for b, ib in ids:
                 if a.code == b.code:
                     continue
@@ -118,7 +125,7 @@ def _edit_for(s: Settings, policy, a, b, row: PtpRow, edits: list) -> None:
             rule="ncci.ptp", category="bundling", severity="error", lines=(b.line,),
             message=(f"{where} ({row.rationale}{window}): not separately payable unless the services "
                      f"were distinct and line {b.line} carries an NCCI-associated modifier "
-                     f"({', '.join(sorted(s.either_modifiers or s.bypass)[:5])} ...)"),
+                     f"({s.bypass_hint} ...)"),
             source=SOURCE, fix=None))
         return
     if not used <= s.region_modifiers:
