@@ -185,13 +185,6 @@ class Engine:
         payer_id = payer or c.payer
         if not payer_id:
             return error_result(c, None, "payer: missing; give it in the claim or choose one (--payer)")
-        versions = policies.versions(payer_id)
-        if not versions:
-            known = policies.payers()
-            return error_result(
-                c, payer_id,
-                f"payer: unknown payer{suggest(payer_id, known)}; known payers: {', '.join(known) or 'none'}",
-                rule="input.unknown_payer")
         select = policies.select
         lines = c.lines
         first_dos = lines[0].date_of_service
@@ -203,6 +196,13 @@ class Engine:
                     one_version = False
                     break
         if not one_version:
+            versions = policies.versions(payer_id)
+            if not versions:
+                known = policies.payers()
+                return error_result(
+                    c, payer_id,
+                    f"payer: unknown payer{suggest(payer_id, known)}; known payers: {', '.join(known) or 'none'}",
+                    rule="input.unknown_payer")
             per_line = [select(payer_id, ln.date_of_service) for ln in lines]
             uncovered = [ln.line for ln, v in zip(lines, per_line) if v is None]
             if uncovered:

@@ -126,6 +126,8 @@ class Rule:
 
     def __post_init__(self) -> None:
         self.windowed = self.effective_from is not None or self.effective_to is not None
+        #: whether a claim test reads the date of service (the patient's age on that date)
+        self.reads_date = any(t.kind in ("age", "age_missing") for t in self.claim_tests)
         self.templated = "{" in self.message
         #: claim scope: the ``where`` of each top-level any_line, compiled (where edits land)
         self.quantifiers = tuple(compile_check(q.where) for q in self.when.items
@@ -646,6 +648,7 @@ class BuiltinEvaluator:
         self.rules = rules
         self.by_code: dict[str, list[Rule]] = {}
         self.unindexed: list[Rule] = []
+        self._small: dict[tuple[str, ...], list[Rule]] = {}
         for r in rules:
             if r.index_codes is None:
                 self.unindexed.append(r)
@@ -656,8 +659,14 @@ class BuiltinEvaluator:
     def candidates(self, claim: Claim) -> list[Rule]:
         """The rules a claim can meet, in policy order."""
         if len(self.rules) <= SMALL:  # a handful of rules: one set test each beats an index
-            codes = {ln.code for ln in claim.lines}
-            return [r for r in self.rules if r.index_codes is None or not r.index_codes.isdisjoint(codes)]
+            key = tuple([ln.code for ln in claim.lines])
+            hit = self._small.get(key)  # claims repeat combinations of codes
+            if hit is None:
+                codes = set(key)
+                hit = [r for r in self.rules if r.index_codes is None or not r.index_codes.isdisjoint(codes)]
+                if len(self._small) < 10_000:
+                    self._small[key] = hit  # the same list whoever stores it: safe across threads
+            return hit
         by_code = self.by_code
         found = None
         for ln in claim.lines:
@@ -686,9 +695,12 @@ class BuiltinEvaluator:
                 window = all_lines
             check = rule.check
             if rule.scope == "claim":
-                if first_dos is None:
-                    first_dos = min([ln.date_of_service for ln in all_lines])
-                if check(None, claim, first_dos, window):
+                dos = ""
+                if rule.reads_date:  # the claim's first date: only age tests read it
+                    if first_dos is None:
+                        first_dos = min([ln.date_of_service for ln in all_lines])
+                    dos = first_dos
+                if check(None, claim, dos, window):
                     edits.append(rule.make_edit(None, _claim_lines(rule, claim, window), None))
                 continue
             index = rule.index_codes

@@ -46,6 +46,7 @@ def prepare_policy(policy, base_dir):
         "kx_thresholds": {str(k): v for k, v in cfg["kx"]["thresholds"].items()} if cfg.get("kx") else {},
         "assistant": cfg.get("assistant"),
         "known": frozenset(cfg.get("known", [])),
+        "seen": {},  # modifiers -> _verdict
     }
 
 
@@ -61,25 +62,44 @@ def check_claim(claim, policy, allocation):
         return []
     edits: list[Edit] = []
     one_of = data["one_of"]
-    one_of_set = data["one_of_set"]
     therapy_codes = data["therapy_codes"]
-    known = data["known"]
+    seen = data["seen"]
+    any_extra = False
     for ln in claim.lines:
-        if ln.code in therapy_codes and len(one_of_set.intersection(ln.modifiers)) != 1:
+        mods = ln.modifiers
+        verdict = seen.get(mods)
+        if verdict is None:
+            verdict = _verdict(data, mods)
+        one_discipline, unknown = verdict
+        if not one_discipline and ln.code in therapy_codes:
             edits.append(_discipline_edit(ln, one_of, claim))
-        if known and not known.issuperset(ln.modifiers):
-            unknown = [m for m in ln.modifiers if m not in known]
+        if unknown:
             edits.append(Edit(rule="modifier.unknown", category="modifier", severity="warning",
                               lines=(ln.line,), source=SOURCE,
                               message=f"line {ln.line} {ln.code}: modifier(s) {', '.join(unknown)} are not "
                                       "recognised by this payer's policy"))
+        if ln.extra:
+            any_extra = True
     kx = data["kx"]
     if kx:
-        edits.extend(_kx(kx, claim, data))
+        ytd = claim.patient.get("therapy_ytd") if claim.patient else None
+        if isinstance(ytd, dict):
+            edits.extend(_kx(kx, ytd, claim, data))
     assistant = data["assistant"]
-    if assistant:
+    if assistant and any_extra:  # assistant minutes are a line field outside the model
         edits.extend(_assistant(assistant, claim, data))
     return edits
+
+
+def _verdict(data, mods: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
+    """(exactly one discipline modifier, the modifiers the payer does not know) for a
+    line's modifiers; remembered per policy, since claims repeat a few combinations."""
+    known = data["known"]
+    verdict = (len(data["one_of_set"].intersection(mods)) == 1,
+               tuple(m for m in mods if m not in known) if known else ())
+    if len(data["seen"]) < 10_000:
+        data["seen"][mods] = verdict  # the same value whoever stores it: safe across threads
+    return verdict
 
 
 def _discipline_edit(ln, one_of: tuple[str, ...], claim) -> Edit:
@@ -100,10 +120,7 @@ def _discipline_edit(ln, one_of: tuple[str, ...], claim) -> Edit:
                 lines=(ln.line,), message=msg, source=SOURCE, fix=fix)
 
 
-def _kx(kx, claim, data):
-    ytd = (claim.patient or {}).get("therapy_ytd")
-    if not isinstance(ytd, dict):
-        return []
+def _kx(kx, ytd: dict, claim, data):
     edits = []
     thresholds = data["kx_thresholds"]
     for group, mods in data["kx_groups"]:
