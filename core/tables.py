@@ -188,7 +188,10 @@ class PtpTable:
         self.rationales = rationales
         self.starts, self.col2, self.eff, self.dele, self.mod, self.rat = starts, col2, eff, dele, mod, rat
         self.source = source
-        self._hot: dict[int, dict[int, list[int]]] = {}
+        #: per column-1 code id (filled on first use): column-2 code id -> that pair's
+        #: rows as (effective, deletion, position), latest first
+        self._hot: dict[int, dict[int, tuple[tuple[int, int, int], ...]]] = {}
+        self._made: dict[int, PtpRow] = {}  # rows already made, by position (rows are frozen)
 
     def __len__(self) -> int:
         return len(self.col2)
@@ -228,12 +231,14 @@ class PtpTable:
         )
         return table
 
-    def _rows_of(self, c1: int) -> dict[int, list[int]]:
+    def _rows_of(self, c1: int) -> dict[int, tuple[tuple[int, int, int], ...]]:
         hot = self._hot.get(c1)
         if hot is None:
-            hot = {}
+            by_col2: dict[int, list[tuple[int, int, int]]] = {}
+            eff, dele = self.eff, self.dele
             for k in range(self.starts[c1], self.starts[c1 + 1]):
-                hot.setdefault(self.col2[k], []).append(k)
+                by_col2.setdefault(self.col2[k], []).append((eff[k], dele[k], k))
+            hot = {j: tuple(reversed(ws)) for j, ws in by_col2.items()}
             self._hot[c1] = hot  # a race only builds the same dict twice
         return hot
 
@@ -247,32 +252,36 @@ class PtpTable:
 
     def lookup_ids(self, i: int, j: int, dos: int) -> PtpRow | None:
         """:meth:`lookup` for codes already turned into ids (``code_id``)."""
-        ks = self.column2_rows(i).get(j)
-        return self.row_in_force(i, ks, dos) if ks else None
+        windows = self.column2_rows(i).get(j)
+        return self.row_in_force(i, windows, dos) if windows else None
 
-    def column2_rows(self, i: int) -> dict[int, list[int]]:
-        """Row positions by column-2 code id, for column-1 code id ``i`` (built on first use)."""
+    def column2_rows(self, i: int) -> dict[int, tuple[tuple[int, int, int], ...]]:
+        """For column-1 code id ``i``: each column-2 code id's rows as (effective, deletion,
+        position), latest first (built on first use)."""
         hot = self._hot.get(i)
         return hot if hot is not None else self._rows_of(i)
 
-    def row_in_force(self, i: int, ks: list[int], dos: int) -> PtpRow | None:
-        """Of the rows ``ks`` of one pair, the one whose window covers ``dos`` (latest first)."""
-        eff, dele = self.eff, self.dele
-        for k in reversed(ks):
-            if eff[k] <= dos <= dele[k]:
-                return self._row(i, k)
+    def row_in_force(self, i: int, windows: tuple[tuple[int, int, int], ...], dos: int) -> PtpRow | None:
+        """Of one pair's rows (``column2_rows``), the one whose window covers ``dos`` (latest first)."""
+        for eff, dele, k in windows:
+            if eff <= dos <= dele:
+                row = self._made.get(k)
+                return row if row is not None else self._row(i, k)
         return None
 
     def rows_for(self, column1: str, column2: str) -> list[PtpRow]:
         i, j = self.code_id.get(column1), self.code_id.get(column2)
         if i is None or j is None:
             return []
-        return [self._row(i, k) for k in self._rows_of(i).get(j, [])]
+        return [self._row(i, k) for _, _, k in reversed(self._rows_of(i).get(j, ()))]
 
     def _row(self, i: int, k: int) -> PtpRow:
         rat = self.rat[k]
-        return PtpRow(self.codes[i], self.codes[self.col2[k]], self.eff[k], self.dele[k], self.mod[k],
-                      self.rationales[rat] if rat < len(self.rationales) else "")
+        row = PtpRow(self.codes[i], self.codes[self.col2[k]], self.eff[k], self.dele[k], self.mod[k],
+                     self.rationales[rat] if rat < len(self.rationales) else "")
+        if len(self._made) < 100_000:
+            self._made[k] = row  # the same row whoever stores it: safe across threads
+        return row
 
     def iter_rows(self) -> Iterator[PtpRow]:
         for i in range(len(self.codes)):

@@ -95,9 +95,10 @@ def check_claim(claim, policy, allocation):
                     continue
                 row = overrides.get((a.code, b.code)) if overrides else None
                 if row is None:
-                    if pairs is None or ib not in pairs:
+                    windows = pairs.get(ib) if pairs else None
+                    if windows is None:
                         continue
-                    row = table.row_in_force(ia, pairs[ib], d)
+                    row = table.row_in_force(ia, windows, d)
                     if row is None:
                         continue
                 if row.modifier_indicator != 9:
