@@ -111,12 +111,11 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
     lines = 0
     tally: list[tuple[str, str]] = []  # (payer, status) of each claim
     edit_keys: list[tuple[str, str, str]] = []  # (category, severity, rule) of each edit
-    dumps = orjson.dumps
     for n, lineno, raw in records:
         # raw: a JSON line, or the ReadError an X12 file gave; evaluate turns errors into records
         result = engine.evaluate(raw if isinstance(raw, ReadError) else json_line(raw, name, lineno), payer)
         result.index = n
-        out += dumps(result.to_dict())
+        out += result.to_json()
         out += b"\n"
         lines += len(result.lines)
         tally.append((result.payer or "(none)", result.status))

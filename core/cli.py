@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-import orjson
 
 from . import __version__
 from .engine import Engine
@@ -37,10 +36,7 @@ def dump(result: Result, extra: dict | None = None) -> str:
 
 def dump_bytes(result: Result, extra: dict | None = None) -> bytes:
     """One result as compact UTF-8 JSON, without the newline."""
-    d = result.to_dict()
-    if extra:
-        d.update(extra)
-    return orjson.dumps(d)
+    return result.to_json(extra)
 
 
 def _engine(args: argparse.Namespace) -> Engine:

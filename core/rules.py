@@ -145,8 +145,8 @@ class Rule:
                 "other_line": other.line if other else "", "other_code": other.code if other else "",
                 "rule": self.id})
         fix = dict(self.fix, line=line.line) if self.fix and line is not None else None
-        return Edit(self.id, self.category, self.severity, lines, message, SOURCE,
-                    self.group, self.carc, self.rarc, fix)
+        return Edit(self.id, self.category, self.severity, lines, message, source=SOURCE,
+                    group=self.group, carc=self.carc, rarc=self.rarc, fix=fix)
 
 
 # -- compiling ---------------------------------------------------------------------------------

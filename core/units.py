@@ -153,7 +153,10 @@ def allocate_pool(services: list[Service], total_units: int) -> tuple[list[int],
 
 def _ties(services: list[Service], ranked: list[tuple[tuple, int, int]], taken: int) -> list[str]:
     """The tie the fixed rule broke at the cut between ``taken`` and the rest, if any."""
-    if not 0 < taken < len(ranked) or ranked[taken - 1][0][:2] != ranked[taken][0][:2]:
+    if not 0 < taken < len(ranked):
+        return []
+    last, next_ = ranked[taken - 1][0], ranked[taken][0]
+    if last[0] != next_[0] or last[1] != next_[1]:  # the rank's first two places: the minutes
         return []
     key, weight = ranked[taken][0][:2], ranked[taken][1]
     won = sorted({services[i].label for r, _, i in ranked[:taken] if r[:2] == key})

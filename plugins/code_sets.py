@@ -17,6 +17,7 @@ def check_claim(claim, policy, allocation):
     severity = policy.unknown_codes
     if severity == "off":
         return []
+    timed, untimed = policy.timed, policy.untimed
     return [
         Edit(
             rule="code.unknown", category="coverage", severity=severity, lines=(ln.line,),
@@ -25,5 +26,5 @@ def check_claim(claim, policy, allocation):
             source=SOURCE,
         )
         for ln in claim.lines
-        if ln.code not in policy.timed and ln.code not in policy.untimed
+        if ln.code not in timed and ln.code not in untimed
     ]

@@ -8,6 +8,7 @@ import random
 import threading
 
 import jsonschema
+import pytest
 
 from payer_rules import Engine
 from payer_rules.cli import dump
@@ -62,6 +63,30 @@ def test_evaluate_many_keeps_count_and_order(engine):
     assert len(results) == len(claims)
     assert [r.index for r in results] == list(range(1, len(claims) + 1))
     assert [r.claim_id for r in results] == [c.get("claim_id") for c in claims]
+
+
+def test_to_json_is_to_dict_written_as_json(engine):
+    """to_json (the batch and CLI writer) and to_dict (the API's plain data) say the same."""
+    import orjson
+    bad = [json.loads(x) for x in (ROOT / "docs/examples/bad_claims.jsonl").read_text().splitlines()
+           if x.strip().endswith("}")]
+    results = list(engine.evaluate_many(example_claims() + bad + [{"nonsense": True}, 5]))
+    results.append(engine.evaluate(example_claims()[0], explain=True))
+    assert any(r.edits for r in results) and any(r.status == "error" for r in results)
+    for r in results:
+        assert r.to_json() == orjson.dumps(r.to_dict())
+        assert r.to_json({"fixed": True}) == orjson.dumps({**r.to_dict(), "fixed": True})
+
+
+def test_edit_source_and_denial_are_keywords():
+    """Edit's fields are in output order; those after the message can only be named, so an
+    old positional call fails loudly instead of filling the wrong field."""
+    from payer_rules import Edit
+    with pytest.raises(TypeError):
+        Edit("r", "units", "error", (1,), "m", "plugin")
+    e = Edit("r", "units", "error", (1,), "m", source="plugin")
+    assert list(e.to_dict()) == ["rule", "category", "severity", "lines", "message", "group", "carc", "rarc",
+                                 "source", "fix"]
 
 
 def test_deterministic_bytes(engine):
