@@ -266,22 +266,26 @@ def parse_claim(raw: Any) -> Claim:
         problems.append("lines: must be a non-empty list of service lines")
     else:
         position = 0
+        renumbered = False  # all lines numbered by position: no number can repeat
         for item in lines_raw:
             position += 1
             ln = parse_line(item, position, default_date, problems)
             if ln is not None:
                 lines.append(ln)
-        numbers = {ln.line for ln in lines}
-        if len(numbers) != len(lines):
+                if ln.line != position:
+                    renumbered = True
+        if renumbered and len({ln.line for ln in lines}) != len(lines):
             seen: set[int] = set()
             for ln in lines:
                 if ln.line in seen:
                     problems.append(f"lines: line number {ln.line} is used twice")
                 seen.add(ln.line)
     patient, provider, plan = get("patient"), get("provider"), get("plan_of_care")
-    for name, value in (("patient", patient), ("provider", provider), ("plan_of_care", plan)):
-        if value is not None and type(value) is not dict:
-            problems.append(f"{name}: must be an object")
+    if (patient is not None and type(patient) is not dict) or (provider is not None and type(provider) is not dict) \
+            or (plan is not None and type(plan) is not dict):
+        for name, value in (("patient", patient), ("provider", provider), ("plan_of_care", plan)):
+            if value is not None and type(value) is not dict:
+                problems.append(f"{name}: must be an object")
     ytd = patient.get("therapy_ytd") if type(patient) is dict else None
     if ytd is not None and (type(ytd) is not dict or not all(
             type(v) in (int, float) and v >= 0 for v in ytd.values())):

@@ -7,6 +7,7 @@ an error record in its place); 2 bad usage, a missing file or a bad policy.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from datetime import date
@@ -172,8 +173,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
     if args.workers < 1:
         raise UsageError("--workers must be 1 or more")
+    engine = _engine(args)
+    # The policies, tables and libraries loaded so far live as long as this process: moved
+    # out of the collector's sight, its collections stop walking them (about 1% a claim).
+    gc.freeze()
     try:
-        summary = run_batch(args.input, args.output, engine=_engine(args), payer=args.payer,
+        summary = run_batch(args.input, args.output, engine=engine, payer=args.payer,
                             workers=args.workers, resume=args.resume,
                             progress=False if args.quiet else None)
     except FileNotFoundError as exc:
