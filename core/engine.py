@@ -353,7 +353,7 @@ def finish_edits(edits: list[Edit], v: PolicyVersion) -> list[Edit]:
                 continue
             e.severity = sev
         if denial is not None and e.carc is None:
-            e.group, e.carc, e.rarc = denial["group"], denial["carc"], denial["rarc"]
+            e.group, e.carc, e.rarc = denial
         out.append(e)
     return out
 

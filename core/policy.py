@@ -167,12 +167,15 @@ class PolicyVersion:
     def denial(self, rule: str, category: str) -> dict[str, Any] | None:
         return self.denials.get(rule) or self.denials.get(category)
 
-    def edit_outcome(self, rule: str, category: str) -> tuple[str | None, dict[str, Any] | None]:
-        """(severity override or None, denial codes or None) for an edit; memoised per rule."""
+    def edit_outcome(self, rule: str, category: str) -> tuple[str | None, tuple[Any, Any, Any] | None]:
+        """(severity override or None, denial codes as (group, carc, rarc) or None) for an
+        edit; memoised per rule."""
         key = (rule, category)
         hit = self._outcomes.get(key)
         if hit is None:
-            hit = (self.severity.get(rule) or self.severity.get(category), self.denial(rule, category))
+            d = self.denial(rule, category)
+            hit = (self.severity.get(rule) or self.severity.get(category),
+                   None if d is None else (d["group"], d["carc"], d["rarc"]))
             self._outcomes[key] = hit  # depends only on the policy: a race stores the same value
         return hit
 
