@@ -113,26 +113,31 @@ def allocate(services: list[Service], total_units: int) -> tuple[list[int], list
         s = services[0]
         full, rest = divmod(s.minutes, s.unit_minutes)
         return [min(total_units, full + (1 if rest and rest >= s.partial_from else 0))], []
-    fulls = [s.minutes // s.unit_minutes for s in services]
-    left = total_units - sum(fulls)
+    units = []  # full units first
+    leftovers = []  # (minutes left, service index) of the leftovers that may earn a unit
+    left = total_units
+    i = 0
+    for s in services:
+        full = s.minutes // s.unit_minutes
+        units.append(full)
+        left -= full
+        rest = s.minutes - full * s.unit_minutes
+        if rest and rest >= s.partial_from:
+            leftovers.append((rest, i))
+        i += 1
     if left < 0:
         return allocate_pool(services, total_units)
-    units = fulls
     if left == 0:
         return units, []
-    partials = []
-    for i, s in enumerate(services):
-        rest = s.minutes - fulls[i] * s.unit_minutes
-        if rest and rest >= s.partial_from:
-            partials.append((_rank(rest, s), rest, i))
-    if left >= len(partials):
-        for _, _, i in partials:
+    if left >= len(leftovers):  # every leftover gets its unit: nothing to rank
+        for _, i in leftovers:
             units[i] += 1
         return units, []
-    partials.sort()
-    for _, _, i in partials[:left]:
+    ranked = [(_rank(rest, services[i]), rest, i) for rest, i in leftovers]
+    ranked.sort()
+    for _, _, i in ranked[:left]:
         units[i] += 1
-    return units, _ties(services, partials, left)
+    return units, _ties(services, ranked, left)
 
 
 def allocate_pool(services: list[Service], total_units: int) -> tuple[list[int], list[str]]:
