@@ -111,6 +111,7 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
     lines = 0
     tally: list[tuple[str, str]] = []  # (payer, status) of each claim
     edit_keys: list[tuple[str, str, str]] = []  # (category, severity, rule) of each edit
+    add_key = edit_keys.append
     loads = orjson.loads
     for n, lineno, raw in records:
         # raw: a JSON line, or the ReadError an X12 file gave; evaluate turns errors into records
@@ -129,7 +130,8 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
         out += b"\n"
         lines += len(result.lines)
         tally.append((result.payer or "(none)", result.status))
-        edit_keys += [(e.category, e.severity, e.rule) for e in result.edits]
+        for e in result.edits:
+            add_key((e.category, e.severity, e.rule))
     # counted once per chunk, in C (Counter), rather than three dict updates per edit
     statuses: Counter = Counter()
     payers: dict[str, Counter] = {}
