@@ -226,7 +226,7 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
                 span = None
         start = start if type(start) is str else None
         end = end if type(end) is str else None
-    extra = {} if raw.keys() <= LINE_FIELDS else {k: v for k, v in raw.items() if k not in LINE_FIELDS}
+    extra = {} if LINE_FIELDS.issuperset(raw) else {k: v for k, v in raw.items() if k not in LINE_FIELDS}
     if extra:
         techniques = extra.get("techniques")
         if techniques is not None and (type(techniques) is not list or not all(type(t) is str for t in techniques)):
@@ -309,6 +309,6 @@ def parse_claim(raw: Any) -> Claim:
         shown = problems[:10]
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ClaimError("; ".join(shown) + more)
-    extra = {} if raw.keys() <= CLAIM_FIELDS else {k: v for k, v in raw.items() if k not in CLAIM_FIELDS}
+    extra = {} if CLAIM_FIELDS.issuperset(raw) else {k: v for k, v in raw.items() if k not in CLAIM_FIELDS}
     return Claim(claim_id, payer, tuple(lines), patient if type(patient) is dict else None,
                  provider if type(provider) is dict else None, dx, extra)
