@@ -26,25 +26,21 @@ def prepare_policy(policy, base_dir):
     policy.data[SOURCE] = (table, version, frozenset(cfg.get("separate_line_modifiers", [])))
 
 
-def _counted(claim, allocation, table) -> list[tuple]:
-    """(line, units) for the lines whose code has an MUE and that have units: the billed
-    units, else the computed ones."""
-    decisions = allocation.decisions
-    out = []
-    for ln in claim.lines:
-        if ln.code in table:
-            units = ln.units if ln.units is not None else decisions[ln.line].units
-            if units:
-                out.append((ln, units))
-    return out
+def _groups(claim, allocation, table, separate) -> dict[tuple, list]:
+    """Lines with units, by what an MUE counts together: (date, code, line or None).
 
-
-def _groups(counted: list[tuple], table, separate) -> dict[tuple, list]:
-    """The counted lines by what an MUE counts together: (date, code, line or None). Under
-    MAI 1 a line with one of ``separate`` counts on its own (its line number in the key)."""
+    Units are the billed units, else the computed ones. Under MAI 1 a line with one of
+    ``separate`` counts on its own (its line number in the key).
+    """
     groups: dict[tuple, list] = {}
-    for ln, units in counted:
-        own = table[ln.code].mai == 1 and not separate.isdisjoint(ln.modifiers)
+    for ln in claim.lines:
+        mue = table.get(ln.code)
+        if mue is None:
+            continue
+        units = ln.units if ln.units is not None else allocation.decisions[ln.line].units
+        if not units:
+            continue
+        own = mue.mai == 1 and not separate.isdisjoint(ln.modifiers)
         groups.setdefault((ln.date_of_service, ln.code, ln.line if own else None), []).append((ln, units))
     return groups
 
@@ -55,18 +51,23 @@ def check_claim(claim, policy, allocation):
     if data is None:
         return []
     table, version, separate = data
-    counted = _counted(claim, allocation, table)
     # First, cheaply: can any code exceed its MUE at all? A group never holds more units
     # than its code on the whole claim, so when no code's claim total exceeds, nothing does.
     totals: dict[str, int] = {}
+    decisions = allocation.decisions
     over = False
-    for ln, units in counted:
-        total = totals[ln.code] = totals.get(ln.code, 0) + units
-        if total > table[ln.code].value:
-            over = True
+    for ln in claim.lines:
+        mue = table.get(ln.code)
+        if mue is None:
+            continue
+        units = ln.units if ln.units is not None else decisions[ln.line].units
+        if units:
+            total = totals[ln.code] = totals.get(ln.code, 0) + units
+            if total > mue.value:
+                over = True
     if not over:
         return []
-    groups = _groups(counted, table, separate)
+    groups = _groups(claim, allocation, table, separate)
     edits = []
     for (_, code, _), members in groups.items():
         mue = table[code]
@@ -98,7 +99,7 @@ def explain_claim(claim, policy, allocation):
         return []
     table, version, separate = data
     out = []
-    for (dos, code, _), members in sorted(_groups(_counted(claim, allocation, table), table, separate).items(), key=str):
+    for (dos, code, _), members in sorted(_groups(claim, allocation, table, separate).items(), key=str):
         total = sum(u for _, u in members)
         if total <= table[code].value:
             out.append(f"MUE {code} on {dos}: {total} unit(s) of {table[code].value} allowed "
