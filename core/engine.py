@@ -343,7 +343,7 @@ def _edit_key(e: Edit) -> tuple:
 def finish_edits(edits: list[Edit], v: PolicyVersion) -> list[Edit]:
     """Apply the policy's severity overrides and denial codes; drop edits set to off."""
     out = []
-    known = v._outcomes  # edit_outcome's memo, read directly: this runs for every edit
+    known = v.outcomes  # edit_outcome's memo, read directly: this runs for every edit
     for e in edits:
         if type(e) is not Edit:
             raise PluginError("a check_claim hook returned something other than a list of Edit")

@@ -99,7 +99,8 @@ class Edit:
     The fields are in the order the JSON output gives them; the ones after ``message``
     are keyword-only. Not slotted, unlike the claim models: orjson writes a dataclass
     with a ``__dict__`` straight from it, about twice as fast as building a dict first
-    (docs/benchmarks.md), and results are written for every claim of a batch.
+    (docs/benchmarks.md), and results are written for every claim of a batch. So set
+    only the fields: any other attribute put on an edit would be written out too.
     """
 
     rule: str

@@ -156,7 +156,8 @@ class PolicyVersion:
     hooks: Any = field(default=None, repr=False)
     #: Which evaluator runs the policy's rules: builtin or durable (chosen by the Engine).
     rules_evaluator: str = "builtin"
-    _outcomes: dict = field(default_factory=dict, repr=False)
+    #: edit_outcome's memo, (rule, category) -> outcome; the engine reads it per edit
+    outcomes: dict = field(default_factory=dict, repr=False)
 
     def covers(self, date: str) -> bool:
         return self.effective_from <= date and (self.effective_to is None or date <= self.effective_to)
@@ -171,12 +172,12 @@ class PolicyVersion:
         """(severity override or None, denial codes as (group, carc, rarc) or None) for an
         edit; memoised per rule."""
         key = (rule, category)
-        hit = self._outcomes.get(key)
+        hit = self.outcomes.get(key)
         if hit is None:
             d = self.denial(rule, category)
             hit = (self.severity.get(rule) or self.severity.get(category),
                    None if d is None else (d["group"], d["carc"], d["rarc"]))
-            self._outcomes[key] = hit  # depends only on the policy: a race stores the same value
+            self.outcomes[key] = hit  # depends only on the policy: a race stores the same value
         return hit
 
 
