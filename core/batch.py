@@ -112,19 +112,9 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
     tally: list[tuple[str, str]] = []  # (payer, status) of each claim
     edit_keys: list[tuple[str, str, str]] = []  # (category, severity, rule) of each edit
     add_key = edit_keys.append
-    loads = orjson.loads
     for n, lineno, raw in records:
         # raw: a JSON line, or the ReadError an X12 file gave; evaluate turns errors into records
-        if type(raw) is bytes:
-            try:
-                record = loads(raw)
-            except orjson.JSONDecodeError:
-                record = None
-            if type(record) is not dict:
-                record = json_line(raw, name, lineno)  # the ReadError that says where and why
-        else:
-            record = raw
-        result = engine.evaluate(record, payer)
+        result = engine.evaluate(raw if isinstance(raw, ReadError) else json_line(raw, name, lineno), payer)
         result.index = n
         out += result.to_json()
         out += b"\n"

@@ -281,11 +281,9 @@ def parse_claim(raw: Any) -> Claim:
                     problems.append(f"lines: line number {ln.line} is used twice")
                 seen.add(ln.line)
     patient, provider, plan = get("patient"), get("provider"), get("plan_of_care")
-    if (patient is not None and type(patient) is not dict) or (provider is not None and type(provider) is not dict) \
-            or (plan is not None and type(plan) is not dict):
-        for name, value in (("patient", patient), ("provider", provider), ("plan_of_care", plan)):
-            if value is not None and type(value) is not dict:
-                problems.append(f"{name}: must be an object")
+    for name, value in (("patient", patient), ("provider", provider), ("plan_of_care", plan)):
+        if value is not None and type(value) is not dict:
+            problems.append(f"{name}: must be an object")
     ytd = patient.get("therapy_ytd") if type(patient) is dict else None
     if ytd is not None and (type(ytd) is not dict or not all(
             type(v) in (int, float) and v >= 0 for v in ytd.values())):

@@ -69,7 +69,7 @@ def units_for_minutes(minutes: int, unit_minutes: int = 15) -> int:
 
     8-22 = 1, 23-37 = 2, 38-52 = 3 ...: floor((m + 7) / 15) for m >= 8, 0 below.
     """
-    mid = unit_minutes // 2 + 1  # midpoint(unit_minutes), inline: this runs for every day of every claim
+    mid = midpoint(unit_minutes)
     if minutes < mid:
         return 0
     return (minutes - mid) // unit_minutes + 1
@@ -116,15 +116,13 @@ def allocate(services: list[Service], total_units: int) -> tuple[list[int], list
     units = []  # full units first
     leftovers = []  # (minutes left, service index) of the leftovers that may earn a unit
     left = total_units
-    i = 0
-    for s in services:
+    for i, s in enumerate(services):
         full = s.minutes // s.unit_minutes
         units.append(full)
         left -= full
         rest = s.minutes - full * s.unit_minutes
         if rest and rest >= s.partial_from:
             leftovers.append((rest, i))
-        i += 1
     if left < 0:
         return allocate_pool(services, total_units)
     if left == 0:
