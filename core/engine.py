@@ -301,9 +301,9 @@ class Engine:
         source = CORE
         if timed:
             alloc = None
-            if hooks.compute_units_payer:
+            if hooks.compute_units_payer.calls:  # .calls, not the hook's __bool__: a Python call per claim
                 alloc = hooks.compute_units_payer(claim=claim, policy=v, lines=timed)
-            if alloc is None and hooks.compute_units_global:
+            if alloc is None and hooks.compute_units_global.calls:
                 alloc = hooks.compute_units_global(claim=claim, policy=v, lines=timed)
             if alloc is None:
                 alloc = self.plugins.unit_methods[method].compute(timed, v.unit_params)
@@ -328,7 +328,7 @@ class Engine:
                                     version))
         result = Result(claim.claim_id, payer, {"id": v.payer, "version": version}, "pass", lines,
                         finish_edits(edits, v), list(ties), steps=list(steps))
-        if hooks.adjust_result:
+        if hooks.adjust_result.calls:
             hooks.adjust_result(result=result, claim=claim, policy=v)
         if len(result.edits) > 1:
             result.edits.sort(key=_edit_key)

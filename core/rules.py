@@ -631,11 +631,9 @@ def _other_matches(rule: Rule, ln: Line, claim: Claim) -> list[Line]:
     return out
 
 
-SMALL = 16  # up to this many rules, candidates() tests each rule's codes instead of the index
-
-
 class BuiltinEvaluator:
-    """Evaluates compiled rules in pure Python. Immutable after construction; thread-safe.
+    """Evaluates compiled rules in pure Python. Immutable after construction (but for a
+    bounded memo); thread-safe.
 
     Rules whose conditions require certain codes are indexed by those codes, so a claim
     is only tried against the rules that can apply to its codes (``candidates``). Each
@@ -646,39 +644,37 @@ class BuiltinEvaluator:
 
     def __init__(self, rules: list[Rule]):
         self.rules = rules
-        self.by_code: dict[str, list[Rule]] = {}
-        self.unindexed: list[Rule] = []
-        self._small: dict[tuple[str, ...], list[Rule]] = {}
-        for r in rules:
+        # Rule i is bit i. A claim's candidates are the bits of its codes OR'ed with the
+        # unindexed rules: one integer per claim, and claims share few distinct ones.
+        self.code_bits: dict[str, int] = {}
+        self.unindexed_bits = 0
+        for i, r in enumerate(rules):
             if r.index_codes is None:
-                self.unindexed.append(r)
+                self.unindexed_bits |= 1 << i
             else:
                 for c in r.index_codes:
-                    self.by_code.setdefault(c, []).append(r)
+                    self.code_bits[c] = self.code_bits.get(c, 0) | 1 << i
+        self._by_bits: dict[int, list[Rule]] = {}
 
     def candidates(self, claim: Claim) -> list[Rule]:
         """The rules a claim can meet, in policy order."""
-        if len(self.rules) <= SMALL:  # a handful of rules: one set test each beats an index
-            key = tuple([ln.code for ln in claim.lines])
-            hit = self._small.get(key)  # claims repeat combinations of codes
-            if hit is None:
-                codes = set(key)
-                hit = [r for r in self.rules if r.index_codes is None or not r.index_codes.isdisjoint(codes)]
-                if len(self._small) < 10_000:
-                    self._small[key] = hit  # the same list whoever stores it: safe across threads
-            return hit
-        by_code = self.by_code
-        found = None
+        code_bits = self.code_bits
+        bits = self.unindexed_bits
         for ln in claim.lines:
-            hit = by_code.get(ln.code)
-            if hit:
-                if found is None:
-                    found = {id(r): r for r in self.unindexed}
-                for r in hit:
-                    found[id(r)] = r
-        if found is None:
-            return self.unindexed
-        return sorted(found.values(), key=lambda r: r.position)
+            b = code_bits.get(ln.code)
+            if b is not None:
+                bits |= b
+        hit = self._by_bits.get(bits)
+        if hit is None:
+            hit = []
+            rest = bits
+            while rest:
+                low = rest & -rest
+                hit.append(self.rules[low.bit_length() - 1])
+                rest ^= low
+            if len(self._by_bits) < 10_000:
+                self._by_bits[bits] = hit  # the same list whoever stores it: safe across threads
+        return hit
 
     def evaluate(self, claim: Claim) -> list[Edit]:
         edits: list[Edit] = []

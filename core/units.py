@@ -238,29 +238,29 @@ def allocate_days(
             if needs_whole_day or not members:
                 continue
         # one service per code: minutes of the same code on the same day add up
-        by_code: dict[str, list[TimedLine]] = {}
-        for tl in members:
-            code = tl.line.code
-            same = by_code.get(code)
-            if same is None:
-                by_code[code] = [tl]
-            else:
-                same.append(tl)
-        services = []
+        services: list[Service] = []
+        lines_of: list[list[TimedLine]] = []  # each service's lines
+        index: dict[str, int] = {}  # code -> its service
         day_minutes = 0
-        for code, tls in by_code.items():
-            first = tls[0]
-            unit = first.unit_minutes
-            pf = partials.get(unit)
-            if pf is None:
-                pf = partials[unit] = partial_from(unit)
-            if len(tls) == 1:
-                minutes = first.minutes
-                services.append(Service(code, minutes, unit, pf, code, first.line.line))
+        for tl in members:
+            n = tl.line.line
+            code = tl.line.code
+            day_minutes += tl.minutes
+            i = index.get(code)
+            if i is None:
+                index[code] = len(services)
+                unit = tl.unit_minutes
+                pf = partials.get(unit)
+                if pf is None:
+                    pf = partials[unit] = partial_from(unit)
+                services.append(Service(code, tl.minutes, unit, pf, code, n))
+                lines_of.append([tl])
             else:
-                minutes = sum(t.minutes for t in tls)
-                services.append(Service(code, minutes, unit, pf, code, min(t.line.line for t in tls)))
-            day_minutes += minutes
+                s = services[i]
+                s.minutes += tl.minutes
+                if n < s.order:
+                    s.order = n
+                lines_of[i].append(tl)
         total, why_total = day_units(services, explain)
         if explain:
             sum_line = " + ".join(f"{s.code} {s.minutes} min" for s in services)
@@ -283,7 +283,7 @@ def allocate_days(
             steps.append(f"{head}: full units first: {', '.join(full_parts) or 'none'}; "
                          f"then by most remaining minutes: {', '.join(extra_parts) or 'none'}")
             steps.append(f"{head}: result: " + ", ".join(f"{s.code} x{u}" for s, u in zip(services, units)))
-        for s, u, tls in zip(services, units, by_code.values()):  # by_code is in services' order
+        for s, u, tls in zip(services, units, lines_of):
             full = s.minutes // s.unit_minutes
             why = (f"{s.code}: {s.minutes} of {day_minutes} timed minutes on {head} "
                    f"-> {u} {'unit' if u == 1 else 'units'} ({method})")
