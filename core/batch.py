@@ -20,6 +20,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
@@ -90,6 +91,7 @@ class Summary:
 # -- the work of one chunk (in a worker process or in this one) ------------------------------
 
 _ENGINE: Engine | None = None
+_EDIT_KEY = attrgetter("category", "severity", "rule")
 _PAYER: str | None = None
 
 
@@ -111,7 +113,7 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
     lines = 0
     tally: list[tuple[str, str]] = []  # (payer, status) of each claim
     edit_keys: list[tuple[str, str, str]] = []  # (category, severity, rule) of each edit
-    add_key = edit_keys.append
+    add_keys = edit_keys.extend
     for n, lineno, raw in records:
         # raw: a JSON line, or the ReadError an X12 file gave; evaluate turns errors into records
         result = engine.evaluate(raw if isinstance(raw, ReadError) else json_line(raw, name, lineno), payer)
@@ -120,8 +122,7 @@ def process_chunk(records: list[tuple[int, int, bytes]], name: str) -> tuple[byt
         out += b"\n"
         lines += len(result.lines)
         tally.append((result.payer or "(none)", result.status))
-        for e in result.edits:
-            add_key((e.category, e.severity, e.rule))
+        add_keys(map(_EDIT_KEY, result.edits))  # map and attrgetter: a loop in C
     # counted once per chunk, in C (Counter), rather than three dict updates per edit
     statuses: Counter = Counter()
     payers: dict[str, Counter] = {}

@@ -315,10 +315,7 @@ class Engine:
                 n = tl.line.line
                 decisions[n] = got.get(n) or UnitDecision(None, f"{source} gave no units for this line")
         allocation = Allocation(source, method, decisions, steps, ties)
-        edits: list[Edit] = []
-        for contributed in hooks.check_claim.call(claim, v, allocation):
-            if contributed:
-                edits.extend(contributed)
+        edits: list[Edit] = hooks.check_claim.chain(claim, v, allocation)
         version = v.version
         lines = []
         for ln in claim.lines:

@@ -88,16 +88,19 @@ class BoundHook:
         """False when no plugin implements the hook for this policy: callers may skip it."""
         return bool(self.calls)
 
-    def call(self, *args: Any) -> list:
-        """A non-firstresult hook with its arguments by position, in the hookspec's order:
-        the per-claim path, without building a keyword dict for every implementation."""
+    def chain(self, *args: Any) -> list:
+        """A hook whose implementations return lists (``check_claim``), with its arguments
+        by position in the hookspec's order: the lists joined in call order. The per-claim
+        path: no keyword dict for every implementation, no list of lists."""
+        out: list = []
         if not self.direct:
-            return self.caller(**dict(zip(self.argnames, args)))
-        out = []
+            for res in self.caller(**dict(zip(self.argnames, args))):
+                out.extend(res)
+            return out
         for fn, idx in self.positional:
             res = fn(*args) if idx is None else fn(*[args[i] for i in idx])
-            if res is not None:
-                out.append(res)
+            if res:
+                out.extend(res)
         return out
 
     def __call__(self, **kwargs: Any) -> Any:

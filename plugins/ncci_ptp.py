@@ -74,34 +74,38 @@ def check_claim(claim, policy, allocation):
     lines = claim.lines
     if s is None or len(lines) < 2:
         return []
-    dates = {ln.date_of_service for ln in lines}
-    groups = [lines] if len(dates) == 1 else [[ln for ln in lines if ln.date_of_service == d] for d in sorted(dates)]
+    first = lines[0].date_of_service
+    for ln in lines:
+        if ln.date_of_service != first:  # several dates: each date's lines on their own
+            dates = sorted({ln.date_of_service for ln in lines})
+            groups = [[ln for ln in lines if ln.date_of_service == d] for d in dates]
+            break
+    else:
+        groups = [lines]
     edits = []
     code_id = s.table.code_id
+    overrides = s.overrides
+    table = s.table
     for group in groups:
         if len(group) < 2:
             continue
         d = dos_int(group[0].date_of_service)
         ids = [(ln, code_id.get(ln.code)) for ln in group]
-        overrides = s.overrides
-        table = s.table
         for a, ia in ids:
             # the column-2 codes that have rows with this column-1 code (built once per code)
             pairs = table.column2_rows(ia) if ia is not None else None
             if not pairs and not overrides:
                 continue  # no row has this code in column 1
             for b, ib in ids:
-                if a.code == b.code:
-                    continue
                 row = overrides.get((a.code, b.code)) if overrides else None
                 if row is None:
                     windows = pairs.get(ib) if pairs else None
-                    if windows is None:
+                    if windows is None:  # most pairs of lines: no row, so tested first
                         continue
                     row = table.row_in_force(ia, windows, d)
                     if row is None:
                         continue
-                if row.modifier_indicator != 9:
+                if a.code != b.code and row.modifier_indicator != 9:
                     _edit_for(s, policy, a, b, row, edits)
     return edits
 
