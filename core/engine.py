@@ -301,7 +301,7 @@ class Engine:
         source = CORE
         if timed:
             alloc = None
-            if hooks.compute_units_payer.calls:  # .calls, not the hook's __bool__: a Python call per claim
+            if hooks.compute_units_payer.calls:  # calls: empty when no plugin implements the hook
                 alloc = hooks.compute_units_payer(claim=claim, policy=v, lines=timed)
             if alloc is None and hooks.compute_units_global.calls:
                 alloc = hooks.compute_units_global(claim=claim, policy=v, lines=timed)

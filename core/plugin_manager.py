@@ -76,17 +76,13 @@ class BoundHook:
         self.caller = caller
         self.firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
         self.direct = direct and not any(i.hookwrapper or i.wrapper for i in impls)
-        self.calls = tuple((i.function, tuple(i.argnames)) for i in reversed(impls))
+        self.calls = tuple((i.function, tuple(i.argnames)) for i in reversed(impls))  # empty: skip the hook
         self.plugins = tuple(i.plugin_name for i in reversed(impls))
-        # for call(): each implementation's arguments as positions in the spec's argument list
+        # for chain(): each implementation's arguments as positions in the spec's argument list
         self.argnames = tuple(caller.spec.argnames) if caller.spec else ()
         self.positional = tuple(
             (fn, None if names == self.argnames else tuple(self.argnames.index(n) for n in names))
             for fn, names in self.calls)
-
-    def __bool__(self) -> bool:
-        """False when no plugin implements the hook for this policy: callers may skip it."""
-        return bool(self.calls)
 
     def chain(self, *args: Any) -> list:
         """A hook whose implementations return lists (``check_claim``), with its arguments

@@ -117,6 +117,11 @@ def test_trace_env_names_hooks_not_claim_data(tmp_path):
     assert "payer_rules trace: check_claim -> " in out.stderr
     assert "unit_checks" in out.stderr
     assert "SECRET-ID" not in out.stderr and "PATIENT-XYZ" not in out.stderr
+    # traced calls go through pluggy's own caller; the result is the same as the direct path's
+    plain = subprocess.run([sys.executable, "-m", "payer_rules.cli", "check", str(f)],
+                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert "modifier.discipline_missing" in plain.stdout and "doc.diagnosis_pointer" in plain.stdout
+    assert out.stdout == plain.stdout
 
 
 def test_nothing_installed_under_a_generic_top_level_name():

@@ -196,8 +196,11 @@ def test_index_only_rules_that_can_apply(tmp_path):
     e = engine_with(tmp_path, many)
     ev: BuiltinEvaluator = e.policies.versions("rp")[0].data["policy_rules"]
     from payer_rules import parse_claim
-    c = parse_claim(claim("rp", {"code": "90007"}, {"code": "90123"}, {"code": "97110"}))
-    assert sorted(r.id for r in ev.candidates(c)) == ["t.any", "t.r123", "t.r7"]
+    c = parse_claim(claim("rp", {"code": "90123"}, {"code": "90007"}, {"code": "97110"}))
+    assert [r.id for r in ev.candidates(c)] == ["t.r7", "t.r123", "t.any"]  # policy order, not the claim's
+    again = parse_claim(claim("rp", {"code": "90007"}, {"code": "97110"}, {"code": "90123"}))
+    assert [r.id for r in ev.candidates(again)] == ["t.r7", "t.r123", "t.any"]  # the same codes: remembered
+    assert [r.id for r in ev.candidates(parse_claim(claim("rp", {"code": "97110"})))] == ["t.any"]
     assert len(ev.rules) == 401
     assert fired(e, {"code": "90007"}, {"code": "97110", "modifiers": ["KX"]}) == [("t.any", (2,)), ("t.r7", (1,))]
 
