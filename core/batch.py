@@ -91,8 +91,8 @@ class Summary:
 # -- the work of one chunk (in a worker process or in this one) ------------------------------
 
 _ENGINE: Engine | None = None
-_EDIT_KEY = attrgetter("category", "severity", "rule")
 _PAYER: str | None = None
+_EDIT_KEY = attrgetter("category", "severity", "rule")  # what the summary counts of each edit
 
 
 def _init_worker(sources: list[str] | None, payer: str | None, evaluator: str) -> None:

@@ -43,12 +43,7 @@ def check_claim(claim, policy, allocation):
                                   lines=(ln.line,), source=SOURCE,
                                   message=f"line {ln.line} {ln.code}: a diagnosis pointer points past the "
                                           f"claim's {n_dx} diagnoses"))
-    if overlap:
-        for ln in claim.lines:
-            if ln.start_time:
-                break
-        else:
-            return edits  # no line has times: nothing can overlap
+    if overlap and any(ln.start_time for ln in claim.lines):
         timed = policy.timed
         blocks = sorted((ln.date_of_service, _mins(ln.start_time), _mins(ln.end_time), ln.line, ln.code)
                         for ln in claim.lines if ln.start_time and ln.end_time and ln.code in timed)

@@ -74,14 +74,8 @@ def check_claim(claim, policy, allocation):
     lines = claim.lines
     if s is None or len(lines) < 2:
         return []
-    first = lines[0].date_of_service
-    for ln in lines:
-        if ln.date_of_service != first:  # several dates: each date's lines on their own
-            dates = sorted({ln.date_of_service for ln in lines})
-            groups = [[ln for ln in lines if ln.date_of_service == d] for d in dates]
-            break
-    else:
-        groups = [lines]
+    dates = {ln.date_of_service for ln in lines}
+    groups = [lines] if len(dates) == 1 else [[ln for ln in lines if ln.date_of_service == d] for d in sorted(dates)]
     edits = []
     code_id = s.table.code_id
     overrides = s.overrides
