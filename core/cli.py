@@ -338,7 +338,7 @@ def schemas_markdown() -> str:
                        ("result", "A result, one per claim, as `check` and `batch` write it."),
                        ("policy", "A payer policy file (YAML)."),
                        ("policy_test", "A policy test file (`<payer>.test.yaml`).")):
-        schema = load_schema(name)
+        schema = full_schema(name)
         parts.append(f"## {name}\n\n{what} {schema.get('description', '')}\n\n```json\n"
                      f"{json.dumps(schema, indent=2)}\n```\n")
     return "\n".join(parts)
@@ -350,8 +350,17 @@ def cmd_schema(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.name:
         raise UsageError("name a schema (claim, result, policy, policy_test) or use --markdown")
-    sys.stdout.write(json.dumps(load_schema(args.name), indent=2) + "\n")
+    sys.stdout.write(json.dumps(full_schema(args.name), indent=2) + "\n")
     return EXIT_OK
+
+
+def full_schema(name: str) -> dict:
+    """A shipped schema; the policy schema with the sections the installed plugins register."""
+    if name == "policy":
+        from .plugin_manager import load_plugins
+        from .policy import policy_schema
+        return policy_schema(load_plugins().policy_sections)
+    return load_schema(name)
 
 
 def build_parser() -> argparse.ArgumentParser:
