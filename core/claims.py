@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from .models import EMPTY, Claim, Line, freeze
+from .models import EMPTY, Claim, Line, freeze, new_claim, new_line
 
 CODE_RE = re.compile(r"^[A-Z0-9]{4,5}$")
 MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
@@ -237,8 +237,8 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
             bad.append(f"assistant_minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
     if bad:
         problems.extend(f"lines[{position}].{b}" for b in bad)
-    return Line(line_no, code, mods, dos, minutes, units, pointers, body_region, start, end, span,
-                freeze(extra) if extra else EMPTY)
+    return new_line(line_no, code, mods, dos, minutes, units, pointers, body_region, start, end, span,
+                    freeze(extra) if extra else EMPTY)
 
 
 def to_plain(value: Any, depth: int = 0) -> Any:
@@ -354,5 +354,5 @@ def _parse_claim(raw: dict) -> Claim:
         raise ClaimError("; ".join(shown) + more)
     extra = EMPTY if CLAIM_FIELDS.issuperset(raw) else freeze(
         {k: v for k, v in raw.items() if k not in CLAIM_FIELDS})
-    return Claim(claim_id, payer, tuple(lines), freeze(patient) if type(patient) is dict else None,
-                 freeze(provider) if type(provider) is dict else None, dx, extra)
+    return new_claim(claim_id, payer, tuple(lines), freeze(patient) if type(patient) is dict else None,
+                     freeze(provider) if type(provider) is dict else None, dx, extra)

@@ -19,7 +19,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .claims import ClaimError, parse_claim
 from .models import (
-    CATEGORIES, SEVERITY_RANK, Allocation, Claim, Edit, LineResult, Result, TimedLine, UnitDecision, status_for,
+    CATEGORIES, SEVERITY_RANK, Allocation, Claim, Edit, FrozenDict, LineResult, Result, TimedLine, UnitDecision,
+    status_for,
 )
 from .plugin_manager import (
     BoundHook, ClaimTimeout, EditSpec, PluginError, PluginFailure, Plugins, edit_spec, load_plugins,
@@ -222,8 +223,8 @@ class Engine:
         out = dict(self._catalogue)
         possible: list[str] = []
         hook = self.plugins.bind("policy_edits", in_scope, data)
-        for plugin, fn, idx, d in hook.calls:
-            for entry in hook._one(plugin, fn, tuple((v, d)[i] for i in idx)) or []:
+        for plugin, entries in hook.results(v):
+            for entry in entries or []:
                 if isinstance(entry, str):
                     if entry not in out:
                         raise PolicyError([SourceError(v.path, None, f"version '{v.version}': plugin '{plugin}' "
@@ -437,7 +438,7 @@ class Engine:
         for v, part in parts:
             rt = state.runtimes[v]
             alloc = Allocation(CORE, v.unit_method,
-                               MappingProxyType({ln.line: decisions[ln.line] for ln in part.lines}))
+                               FrozenDict({ln.line: decisions[ln.line] for ln in part.lines}))
             try:
                 for plugin, said in rt.explain_claim.chain(part, v, alloc):
                     misses.extend(str(x) for x in said)
@@ -494,7 +495,7 @@ class Engine:
             for tl in timed:
                 n = tl.line.line
                 decisions[n] = got.get(n) or UnitDecision(None, f"{source} gave no units for this line")
-        allocation = Allocation(source, method, MappingProxyType(decisions), tuple(steps), tuple(ties))
+        allocation = Allocation(source, method, FrozenDict(decisions), tuple(steps), tuple(ties))
         edits: list[Edit] = []
         catalogue = rt.catalogue
         for plugin, got_edits in rt.check_claim.chain(claim, v, allocation):
@@ -510,8 +511,7 @@ class Engine:
         result = Result(claim.claim_id, payer, {"id": v.payer, "version": version}, "pass", lines,
                         finish_edits(edits, rt), list(ties), steps=list(steps))
         if rt.adjust_result.calls:
-            for plugin, fn, idx, data in rt.adjust_result.calls:
-                rt.adjust_result._one(plugin, fn, tuple((result, claim, v, data)[i] for i in idx))
+            for plugin, _ in rt.adjust_result.results(result, claim, v):
                 _check_result(result, plugin, catalogue)
         if len(result.edits) > 1:
             result.edits.sort(key=_edit_key)
@@ -528,25 +528,29 @@ def _short_text(value: Any, limit: int = 10_000) -> bool:
 
 
 def _check_allocation(alloc: Any, plugin: str, hook: str, timed: list[TimedLine]) -> None:
-    """An Allocation with a source and, for each line, units that are None or 0..MAX_UNITS."""
-    if type(alloc) is not Allocation or not _short_text(alloc.source, 200) or not alloc.source:
+    """An Allocation with a source and, for each line, units that are None or 0..MAX_UNITS
+    and an explanation in words. Runs for every claim: type tests, no isinstance."""
+    if type(alloc) is not Allocation or type(alloc.source) is not str or not alloc.source:
         raise PluginFailure(plugin, hook, "returned something other than an Allocation with a source")
-    if not _short_text(alloc.method, 200) or not isinstance(alloc.decisions, Mapping):
+    decisions = alloc.decisions
+    if type(alloc.method) is not str or (type(decisions) is not dict and not isinstance(decisions, Mapping)):
         raise PluginFailure(plugin, hook, "returned an Allocation whose method or decisions are malformed")
     for tl in timed:
-        d = alloc.decisions.get(tl.line.line)
+        d = decisions.get(tl.line.line)
         if d is None:
             continue
-        if type(d) is not UnitDecision or not _short_text(d.explanation) or not (
-                d.units is None or (type(d.units) is int and 0 <= d.units <= MAX_UNITS)):
+        units = d.units if type(d) is UnitDecision else -1
+        if units is not None and (type(units) is not int or not 0 <= units <= MAX_UNITS) \
+                or type(d.explanation) is not str:
             raise PluginFailure(plugin, hook, f"returned units that are not a whole number from 0 to {MAX_UNITS}")
     for seq in (alloc.steps, alloc.ties):
-        if not isinstance(seq, (list, tuple)) or not all(_short_text(x) for x in seq):
+        if (type(seq) is not list and type(seq) is not tuple) or any(type(x) is not str for x in seq):
             raise PluginFailure(plugin, hook, "returned steps or ties that are not lists of text")
 
 
 def _check_edits(edits: list, plugin: str, hook: str, catalogue: Mapping[str, EditSpec]) -> None:
-    """Each edit an Edit of the right field types, its rule in the catalogue with its category."""
+    """Each edit an Edit whose fields have their types (what the writers rely on), its rule
+    in the catalogue with the catalogue's category. Runs for every edit: type tests only."""
     for e in edits:
         if type(e) is not Edit:
             raise PluginFailure(plugin, hook, f"returned {type(e).__name__} in its list, not Edit")
@@ -557,11 +561,16 @@ def _check_edits(edits: list, plugin: str, hook: str, catalogue: Mapping[str, Ed
         if e.category != spec.category:
             raise PluginFailure(plugin, hook, f"returned edit '{e.rule}' with category {e.category!r}; "
                                               f"the catalogue says {spec.category!r}")
-        if (e.severity not in SEVERITY_RANK or not _short_text(e.message) or not _short_text(e.source, 200)
-                or type(e.lines) is not tuple or not all(type(n) is int for n in e.lines)
-                or (e.fix is not None and type(e.fix) is not dict)
-                or not all(x is None or _short_text(x, 20) for x in (e.group, e.carc, e.rarc))):
+        lines, fix = e.lines, e.fix
+        if (type(e.message) is not str or type(e.source) is not str or e.severity not in SEVERITY_RANK
+                or type(lines) is not tuple or (fix is not None and type(fix) is not dict)
+                or (e.carc is not None and type(e.carc) is not str)
+                or (e.group is not None and type(e.group) is not str)
+                or (e.rarc is not None and type(e.rarc) is not str)):
             raise PluginFailure(plugin, hook, f"returned edit '{e.rule}' with a field of the wrong type")
+        for n in lines:
+            if type(n) is not int:
+                raise PluginFailure(plugin, hook, f"returned edit '{e.rule}' with a field of the wrong type")
 
 
 def _check_result(result: Any, plugin: str, catalogue: Mapping[str, EditSpec]) -> None:

@@ -191,8 +191,8 @@ def _check_plugins(name: str, engine, v, at, versions) -> list[Problem]:
     rt = engine.runtime(v)
     hook = engine.plugins.bind("lint_policy", sorted(engine.plugins.global_names | set(v.plugins)), rt.data)
     out = []
-    for plugin, fn, idx, data in hook.calls:
-        for p in hook._one(plugin, fn, tuple((v, versions, data)[i] for i in idx)) or []:
+    for plugin, found in hook.results(v, versions):
+        for p in found or []:
             line, col = at(*p.get("at", ()))
             out.append(Problem(name, line, col, p.get("severity", "warning"), str(p["message"])))
     return out

@@ -10,7 +10,7 @@ Field names here are the public contract: they are what ``to_dict`` emits and wh
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -21,19 +21,65 @@ SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 #: The version of the result format (``schema_version`` in every result); raised when a
 #: field changes meaning or goes away, not when one is added.
 RESULT_SCHEMA_VERSION = 1
-EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class FrozenDict(dict):
+    """A dict that refuses to change: what plugins get for a claim's and a policy's
+    mappings. A dict subclass rather than ``types.MappingProxyType`` because lookups stay
+    the dict's own C code (a proxy's ``get`` is a Python-level method call on every line),
+    and because JSON writers and ``isinstance(x, dict)`` take it as it is."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this mapping is read-only: plugins get read-only views of claims and policies")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore
+
+    def __reduce__(self) -> Any:
+        return (FrozenDict, (dict(self),))
+
+
+EMPTY: Mapping[str, Any] = FrozenDict()
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def freeze(value: Any) -> Any:
     """A read-only copy of JSON-like data: mappings become read-only mappings, lists tuples.
 
     Claims and policies are handed to plugins this way, so that nothing a plugin does can
-    change another claim's result or the caller's own objects."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
+    change another claim's result or the caller's own objects. A :class:`FrozenDict` is
+    kept as it is."""
+    t = type(value)
+    if t is str or t is int or t is float or t is bool or value is None or t is FrozenDict:
+        return value
+    if t is dict:
+        for v in value.values():  # the usual claim mapping is flat: one C-level copy
+            if type(v) not in _SCALARS:
+                break
+        else:
+            return FrozenDict(value)
+    if t is dict or isinstance(value, Mapping):
+        return FrozenDict({k: v if type(v) in _SCALARS else freeze(v) for k, v in value.items()})
+    if t is list or t is tuple:
+        return tuple([v if type(v) in _SCALARS else freeze(v) for v in value])
     return value
+
+
+def _fast_new(cls: type) -> Any:
+    """A positional constructor for a frozen slots dataclass, for the claim parser's hot
+    path: a twin class with the same slots but a plain ``__init__`` builds the object, which
+    then becomes a ``cls`` (frozen from then on) by one class assignment. The frozen
+    ``__init__`` calls ``object.__setattr__`` by name for every field, about three times
+    the cost; everyone else uses ``cls(...)``."""
+    twin = dataclass(slots=True, repr=False, eq=False)(
+        type(f"_{cls.__name__}Builder", (), {"__annotations__": {f.name: f.type for f in fields(cls)}}))
+
+    def new(*args: Any) -> Any:
+        obj = twin(*args)
+        obj.__class__ = cls
+        return obj
+    return new
 
 
 def thaw(value: Any) -> Any:
@@ -81,6 +127,10 @@ class Claim:
     provider: Mapping[str, Any] | None = None
     diagnoses: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY, compare=False)
+
+
+new_line = _fast_new(Line)
+new_claim = _fast_new(Claim)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pluggy
 
@@ -153,7 +153,9 @@ class BoundHook:
             if impl.hookwrapper or impl.wrapper:
                 raise PluginError(f"plugin '{impl.plugin_name}': hook wrappers are not supported for {hook}")
             idx = tuple(len(spec_args) if n == "data" else spec_args.index(n) for n in impl.argnames)
-            calls.append((impl.plugin_name, impl.function, idx, data.get(impl.plugin_name)))
+            # (how chain() calls it: 0 all the hook's arguments in order, 1 those and data, 2 by idx)
+            mode = 0 if idx == tuple(range(len(spec_args))) else 1 if idx == tuple(range(len(spec_args) + 1)) else 2
+            calls.append((impl.plugin_name, impl.function, idx, data.get(impl.plugin_name), mode))
         self.hook = hook
         self.calls = tuple(calls)  # empty: no plugin implements the hook for this version
         self.plugins = tuple(c[0] for c in calls)
@@ -167,46 +169,63 @@ class BoundHook:
             res = fn(*args)
         except KeyboardInterrupt:
             raise
-        except PluginFailure:
-            raise
-        except ClaimTimeout:
-            raise PluginFailure(plugin, self.hook, "the claim's time budget ran out while it ran") from None
         except BaseException as exc:  # SystemExit included: a plugin must not end the run
-            raise PluginFailure(plugin, self.hook, f"raised {exc.__class__.__name__}") from None
+            raise self._failure(plugin, exc) from None
         if self.traced:
             sys.stderr.write(f"payer_rules trace: {self.hook} <- {plugin} in "
                              f"{(time.perf_counter() - start) * 1e6:.0f} us\n")
         return res
 
-    def chain(self, *args: Any) -> list:
-        """For hooks that return lists (``check_claim``, ``explain_claim``): the lists
-        joined in call order, with the hook's arguments by position (data excluded).
-        Each list is handed with its plugin's name to ``check`` (if given)."""
+    def chain(self, *args: Any) -> list[tuple[str, list]]:
+        """For hooks that return lists (``check_claim``, ``explain_claim``): each
+        implementation's non-empty list with its plugin's name, in call order; the hook's
+        arguments by position (data excluded). The per-claim path: the call is made here,
+        not through ``_one``, unless tracing."""
         out: list = []
-        for plugin, fn, idx, data in self.calls:
-            full = args + (data,)
-            res = self._one(plugin, fn, tuple(full[i] for i in idx))
+        for plugin, fn, idx, data, mode in self.calls:
+            if self.traced:
+                full = args + (data,)
+                res = self._one(plugin, fn, tuple(full[i] for i in idx))
+            else:
+                try:
+                    if mode == 1:
+                        res = fn(*args, data)
+                    elif mode == 0:
+                        res = fn(*args)
+                    else:
+                        full = args + (data,)
+                        res = fn(*[full[i] for i in idx])
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
+                    raise self._failure(plugin, exc) from None
             if res:
                 if type(res) is not list:
                     raise PluginFailure(plugin, self.hook, f"returned {type(res).__name__}, not a list")
                 out.append((plugin, res))
         return out
 
+    def _failure(self, plugin: str, exc: BaseException) -> PluginFailure:
+        if isinstance(exc, PluginFailure):
+            return exc
+        if isinstance(exc, ClaimTimeout):
+            return PluginFailure(plugin, self.hook, "the claim's time budget ran out while it ran")
+        return PluginFailure(plugin, self.hook, f"raised {exc.__class__.__name__}")
+
+    def results(self, *args: Any) -> Iterator[tuple[str, Any]]:
+        """(plugin, result) of each implementation in turn, called as it is asked for
+        (so a caller can check each result, or stop at the first that decides)."""
+        for plugin, fn, idx, data, _ in self.calls:
+            full = args + (data,)
+            yield plugin, self._one(plugin, fn, tuple(full[i] for i in idx))
+
     def first(self, *args: Any) -> tuple[str, Any] | None:
         """For ``compute_units``: (plugin, result) of the first implementation that returns
         something other than None."""
-        for plugin, fn, idx, data in self.calls:
-            full = args + (data,)
-            res = self._one(plugin, fn, tuple(full[i] for i in idx))
+        for plugin, res in self.results(*args):
             if res is not None:
                 return plugin, res
         return None
-
-    def each(self, *args: Any) -> None:
-        """For ``adjust_result``: call every implementation, results ignored."""
-        for plugin, fn, idx, data in self.calls:
-            full = args + (data,)
-            self._one(plugin, fn, tuple(full[i] for i in idx))
 
 
 def _trace_writer(write: Callable[[str], Any]) -> tuple[Callable, Callable]:

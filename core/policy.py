@@ -318,13 +318,13 @@ def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]
             settings=freeze(plain(settings)),
             unit_method=method,
             unit_params=freeze(params),
-            timed=MappingProxyType(timed),
+            timed=freeze(timed),
             untimed=untimed,
             unknown_codes=settings.get("unknown_codes", "warning"),
             plugins=tuple(settings.get("plugins", [])),
             denials=freeze({k: {"group": d.get("group"), "carc": None if d.get("carc") is None else str(d.get("carc")),
                                 "rarc": d.get("rarc")} for k, d in settings.get("denials", {}).items()}),
-            severity=MappingProxyType(dict(settings.get("severity", {}))),
+            severity=freeze(dict(settings.get("severity", {}))),
             lines=lines,
         ))
     ordered = sorted(out, key=lambda v: v.effective_from)
