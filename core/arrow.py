@@ -1,0 +1,402 @@
+"""Claims in Apache Arrow record batches, results out as Arrow (extra ``arrow``: pyarrow).
+
+Two input layouts (docs/arrow.md):
+
+- ``layout="claims"``: one row per claim, the claim JSON as columns; ``lines`` is a list of
+  structs (``CLAIM_SCHEMA`` is the reference schema; other columns and types are accepted).
+- ``layout="lines"``: one row per service line with the claim's ``claim_id`` on every row;
+  the rows of one claim must be next to each other (grouped, not necessarily sorted) and in
+  line order; they may cross batch boundaries. Claim-level columns (``CLAIM_COLUMNS`` plus
+  ``claim_columns=``) are read from the claim's first row, every other column is a line field.
+
+A row becomes the claim dict the JSON path reads: null values are left out (an absent
+field), dates become ``YYYY-MM-DD`` text, maps become objects; then
+:meth:`Engine.evaluate` runs as for JSON, so results are the same value for value
+(:func:`to_dicts` turns them back into ``Result.to_dict()`` dicts; a test compares them).
+A row that cannot be turned into a claim gets an error row, never an exception.
+
+Output: ``RESULT_SCHEMA`` (one row per claim: index, ids, policy, status, counts, lines,
+ties) and ``EDIT_SCHEMA`` (one row per edit, with the claim's index and claim_id);
+``nested=True`` gives ``NESTED_SCHEMA`` instead (the result row with its ``edits`` as a
+list), which is what Spark's ``mapInArrow`` carries.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable, Iterable, Iterator
+
+try:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("payer_rules.arrow needs pyarrow: pip install 'payer-rules[arrow]'") from exc
+
+import orjson
+
+from .engine import Engine, error_result
+from .models import Result
+from .readers import ReadError
+
+#: Columns of a line-per-row table that belong to the claim, not the line.
+CLAIM_COLUMNS = ("claim_id", "payer", "patient", "provider", "diagnoses", "plan_of_care")
+#: The column Spark's JSON reader fills when a record is not JSON; such a row is an error row.
+CORRUPT_COLUMN = "_corrupt_record"
+
+_LINE_IN = pa.struct([
+    ("line", pa.int64()), ("code", pa.string()), ("modifiers", pa.list_(pa.string())),
+    ("date_of_service", pa.string()), ("minutes", pa.int64()), ("units", pa.int64()),
+    ("diagnosis_pointers", pa.list_(pa.int64())), ("body_region", pa.string()),
+    ("start_time", pa.string()), ("end_time", pa.string()),
+])
+_PARTY = pa.struct([("id", pa.string()), ("npi", pa.string())])
+#: The reference claim-per-row schema: the claim JSON's fields (docs/usage.md) as Arrow types.
+#: Extra columns are passed on as the claim's extra fields; ``date_of_service`` may be date32.
+CLAIM_SCHEMA = pa.schema([
+    ("claim_id", pa.string()), ("payer", pa.string()), ("date_of_service", pa.string()),
+    ("patient", pa.struct([("id", pa.string()), ("birth_date", pa.string()),
+                           ("therapy_ytd", pa.struct([("pt_slp", pa.float64()), ("ot", pa.float64())]))])),
+    ("provider", _PARTY), ("diagnoses", pa.list_(pa.string())), ("lines", pa.list_(_LINE_IN)),
+])
+#: The reference line-per-row schema.
+LINE_ROW_SCHEMA = pa.schema(
+    [f for f in CLAIM_SCHEMA if f.name not in ("lines", "date_of_service")] + list(_LINE_IN))
+
+_LINE_OUT = pa.struct([
+    ("line", pa.int64()), ("code", pa.string()), ("minutes", pa.int64()), ("billed_units", pa.int64()),
+    ("units", pa.int64()), ("explanation", pa.string()), ("source", pa.string()),
+    ("policy_version", pa.string()),
+])
+_EDIT_FIELDS = [
+    ("rule", pa.string()), ("category", pa.string()), ("severity", pa.string()),
+    ("lines", pa.list_(pa.int64())), ("message", pa.string()), ("group", pa.string()),
+    ("carc", pa.string()), ("rarc", pa.string()), ("source", pa.string()),
+    ("fix", pa.string()),  # the fix object as JSON text (its keys vary by edit)
+]
+_EDIT_OUT = pa.struct(_EDIT_FIELDS)
+_RESULT_FIELDS = [
+    ("index", pa.int64()), ("claim_id", pa.string()), ("payer", pa.string()),
+    ("policy_id", pa.string()), ("policy_version", pa.string()),
+    ("policy_versions", pa.list_(pa.string())),  # set only when the claim's lines span versions
+    ("status", pa.string()), ("error", pa.string()),
+    ("line_count", pa.int64()), ("edit_count", pa.int64()),
+    ("errors", pa.int64()), ("warnings", pa.int64()), ("infos", pa.int64()),
+    ("lines", pa.list_(_LINE_OUT)), ("ties", pa.list_(pa.string())),
+]
+RESULT_SCHEMA = pa.schema(_RESULT_FIELDS)
+NESTED_SCHEMA = pa.schema(_RESULT_FIELDS + [("edits", pa.list_(_EDIT_OUT))])
+EDIT_SCHEMA = pa.schema([("index", pa.int64()), ("claim_id", pa.string()), ("edit", pa.int64())] + _EDIT_FIELDS)
+
+_UNREADABLE = ReadError(f"record could not be read as a claim (the reader set {CORRUPT_COLUMN})")
+
+
+# -- rows to claim dicts -------------------------------------------------------------------
+
+def _converter(t: pa.DataType) -> Callable[[Any], Any] | None:
+    """A function making a Python value of Arrow type ``t`` into claim JSON, or None when
+    the value is already that (strings, numbers, lists of them)."""
+    if pa.types.is_struct(t):
+        fields = [(t.field(i).name, _converter(t.field(i).type)) for i in range(t.num_fields)]
+        return _struct_converter(fields)
+    if pa.types.is_map(t):
+        item = _converter(t.item_type)
+        return lambda v: None if v is None else {k: (x if item is None or x is None else item(x)) for k, x in v}
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        inner = _converter(t.value_type)
+        if inner is None:
+            return None
+        return lambda v: None if v is None else [x if x is None else inner(x) for x in v]
+    if pa.types.is_date(t):
+        return lambda v: None if v is None else v.isoformat() if type(v) is date else v
+    return None
+
+
+def _struct_converter(fields: list[tuple[str, Callable | None]]) -> Callable[[dict], dict]:
+    plain = all(conv is None for _, conv in fields)
+
+    def convert(v: dict | None) -> dict | None:
+        if v is None:
+            return None
+        if plain:
+            return {k: x for k, x in v.items() if x is not None}
+        out = {}
+        for name, conv in fields:
+            x = v.get(name)
+            if x is not None:
+                out[name] = x if conv is None else conv(x)
+        return out
+    return convert
+
+
+def _row_reader(schema: pa.Schema) -> Callable[[dict], dict]:
+    """Turns one ``to_pylist`` row into the claim dict (nulls dropped, dates as text)."""
+    return _struct_converter([(f.name, _converter(f.type)) for f in schema])
+
+
+def _claim_records(batches: Iterable[pa.RecordBatch]) -> Iterator[Any]:
+    """Claim dicts (or ReadErrors) of a claim-per-row stream."""
+    reader = None
+    schema = None
+    for batch in batches:
+        if schema is None or batch.schema != schema:
+            schema, reader = batch.schema, _row_reader(batch.schema)
+        for row in batch.to_pylist():
+            yield _record(reader, row)
+
+
+def _record(reader: Callable[[dict], dict], row: dict) -> Any:
+    if row.get(CORRUPT_COLUMN) is not None:
+        return _UNREADABLE
+    try:
+        return reader(row)
+    except Exception as exc:  # a value Arrow gave that the conversion did not expect
+        return ReadError(f"record could not be converted to a claim ({exc.__class__.__name__})")
+
+
+def _line_records(batches: Iterable[pa.RecordBatch], claim_columns: Iterable[str]) -> Iterator[Any]:
+    """Claim dicts of a line-per-row stream: consecutive rows with one claim_id make a claim."""
+    claim_cols = set(CLAIM_COLUMNS) | set(claim_columns)
+    finished: set = set()
+    current: Any = None
+    rows: list[dict] = []
+    reader = None
+    schema = None
+    for batch in batches:
+        if schema is None or batch.schema != schema:
+            schema, reader = batch.schema, _row_reader(batch.schema)
+        for raw in batch.to_pylist():
+            rec = _record(reader, raw)
+            cid = rec.get("claim_id") if isinstance(rec, dict) else None
+            if rows and (cid is None or cid != current):
+                yield _grouped(rows, claim_cols, current in finished)
+                finished.add(current)
+                rows = []
+            if not isinstance(rec, dict) or cid is None:
+                yield rec if not isinstance(rec, dict) else _grouped([rec], claim_cols, False)
+                continue
+            current = cid
+            rows.append(rec)
+    if rows:
+        yield _grouped(rows, claim_cols, current in finished)
+
+
+def _grouped(rows: list[dict], claim_cols: set[str], repeated: bool) -> Any:
+    first = rows[0]
+    claim = {k: v for k, v in first.items() if k in claim_cols}
+    if repeated:
+        return _Invalid(claim, "claim_id: this claim's rows are not next to each other in the input "
+                               "(group or sort the line rows by claim_id)")
+    claim["lines"] = [{k: v for k, v in r.items() if k not in claim_cols} for r in rows]
+    return claim
+
+
+class _Invalid:
+    """A claim refused before evaluation, with the message of its error row."""
+
+    __slots__ = ("claim", "message")
+
+    def __init__(self, claim: dict, message: str):
+        self.claim, self.message = claim, message
+
+
+# -- results to Arrow ----------------------------------------------------------------------
+
+def _results_batch(results: list[Result], nested: bool) -> pa.RecordBatch:
+    """One record batch of results, column by column (no dict per row)."""
+    cols: dict[str, list] = {name: [] for name, _ in _RESULT_FIELDS if name not in ("lines", "edits")}
+    line_cols: dict[str, list] = {name: [] for name in _LINE_OUT.names}
+    line_offsets = [0]
+    edit_cols: dict[str, list] = {name: [] for name, _ in _EDIT_FIELDS}
+    edit_line_offsets = [0]
+    edit_lines: list[int] = []
+    edit_offsets = [0]
+    tie_offsets = [0]
+    ties: list[str] = []
+    lc = [line_cols[n] for n in _LINE_OUT.names]
+    for r in results:
+        cols["index"].append(r.index)
+        cols["claim_id"].append(r.claim_id)
+        cols["payer"].append(r.payer)
+        pol = r.policy
+        cols["policy_id"].append(pol.get("id") if pol else None)
+        cols["policy_version"].append(pol.get("version") if pol else None)
+        cols["policy_versions"].append(list(pol["versions"]) if pol and "versions" in pol else None)
+        cols["status"].append(r.status)
+        cols["error"].append(r.error)
+        cols["line_count"].append(len(r.lines))
+        cols["edit_count"].append(len(r.edits))
+        sev = [e.severity for e in r.edits]
+        cols["errors"].append(sev.count("error"))
+        cols["warnings"].append(sev.count("warning"))
+        cols["infos"].append(sev.count("info"))
+        for ln in r.lines:
+            for col, v in zip(lc, (ln.line, ln.code, ln.minutes, ln.billed_units, ln.units, ln.explanation,
+                                   ln.source, ln.policy_version)):
+                col.append(v)
+        line_offsets.append(line_offsets[-1] + len(r.lines))
+        for e in r.edits:
+            edit_cols["rule"].append(e.rule)
+            edit_cols["category"].append(e.category)
+            edit_cols["severity"].append(e.severity)
+            edit_lines.extend(e.lines)
+            edit_line_offsets.append(len(edit_lines))
+            edit_cols["message"].append(e.message)
+            edit_cols["group"].append(e.group)
+            edit_cols["carc"].append(e.carc)
+            edit_cols["rarc"].append(e.rarc)
+            edit_cols["source"].append(e.source)
+            edit_cols["fix"].append(None if e.fix is None else orjson.dumps(e.fix).decode())
+        edit_offsets.append(edit_offsets[-1] + len(r.edits))
+        ties.extend(r.ties)
+        tie_offsets.append(len(ties))
+    arrays = []
+    for name, typ in _RESULT_FIELDS:
+        if name == "lines":
+            values = pa.StructArray.from_arrays(
+                [pa.array(line_cols[f.name], f.type) for f in _LINE_OUT], fields=list(_LINE_OUT))
+            arrays.append(pa.ListArray.from_arrays(pa.array(line_offsets, pa.int32()), values, type=typ))
+        elif name == "ties":
+            arrays.append(pa.ListArray.from_arrays(pa.array(tie_offsets, pa.int32()), pa.array(ties, pa.string()),
+                                                   type=typ))
+        else:
+            arrays.append(pa.array(cols[name], typ))
+    if nested:
+        fields = []
+        for f in _EDIT_OUT:
+            if f.name == "lines":
+                fields.append(pa.ListArray.from_arrays(pa.array(edit_line_offsets, pa.int32()),
+                                                       pa.array(edit_lines, pa.int64()), type=f.type))
+            else:
+                fields.append(pa.array(edit_cols[f.name], f.type))
+        values = pa.StructArray.from_arrays(fields, fields=list(_EDIT_OUT))
+        arrays.append(pa.ListArray.from_arrays(pa.array(edit_offsets, pa.int32()), values,
+                                               type=NESTED_SCHEMA.field("edits").type))
+        return pa.RecordBatch.from_arrays(arrays, schema=NESTED_SCHEMA)
+    return pa.RecordBatch.from_arrays(arrays, schema=RESULT_SCHEMA)
+
+
+def split(nested: pa.RecordBatch | pa.Table) -> tuple[pa.RecordBatch | pa.Table, pa.RecordBatch | pa.Table]:
+    """(results, edits) from a ``NESTED_SCHEMA`` batch or table: the edits exploded, one row each."""
+    table = nested if isinstance(nested, pa.Table) else pa.Table.from_batches([nested], NESTED_SCHEMA)
+    edits_col = table.column("edits")
+    flat = pc.list_flatten(edits_col)
+    parents = pc.list_parent_indices(edits_col)
+    offsets = pc.list_value_length(edits_col).fill_null(0)
+    # position of each edit within its claim: its flat position minus where its claim's edits start
+    starts = pa.array([0] + list(_accumulate(offsets.to_pylist())), pa.int64())
+    position = pc.subtract(pa.array(range(len(flat)), pa.int64()), starts.take(parents)) if len(flat) else \
+        pa.array([], pa.int64())
+    flat_table = pa.Table.from_struct_array(flat) if len(flat) else pa.Table.from_batches(
+        [], pa.schema(_EDIT_FIELDS))
+    edits = pa.Table.from_arrays(
+        [table.column("index").take(parents), table.column("claim_id").take(parents), position]
+        + [flat_table.column(n) for n, _ in _EDIT_FIELDS], schema=EDIT_SCHEMA)
+    results = table.drop_columns(["edits"]).cast(RESULT_SCHEMA)
+    if isinstance(nested, pa.Table):
+        return results, edits
+    return _one_batch(results, RESULT_SCHEMA), _one_batch(edits, EDIT_SCHEMA)
+
+
+def _accumulate(counts: list[int]) -> Iterator[int]:
+    total = 0
+    for c in counts[:-1]:
+        total += c
+        yield total
+
+
+def _one_batch(table: pa.Table, schema: pa.Schema) -> pa.RecordBatch:
+    batches = table.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=schema)
+
+
+# -- the entry points ----------------------------------------------------------------------
+
+def evaluate_batches(
+    batches: Iterable[pa.RecordBatch],
+    engine: Engine | None = None,
+    *,
+    layout: str = "claims",
+    payer: str | None = None,
+    claim_columns: Iterable[str] = (),
+    start_index: int = 0,
+    nested: bool = False,
+    batch_size: int = 10_000,
+) -> Iterator[Any]:
+    """Evaluate the claims of ``batches``; yield ``(results, edits)`` record batches (or one
+    ``NESTED_SCHEMA`` batch each with ``nested=True``), in input order.
+
+    ``index`` counts claims from ``start_index + 1``. Output batches hold at most
+    ``batch_size`` claims; memory holds one output batch, not the stream.
+    """
+    if layout not in ("claims", "lines"):
+        raise ValueError(f"layout must be claims or lines, not {layout!r}")
+    engine = engine or Engine()
+    records = _claim_records(batches) if layout == "claims" else _line_records(batches, claim_columns)
+    evaluate = engine.evaluate
+    pending: list[Result] = []
+    index = start_index
+    for rec in records:
+        index += 1
+        if isinstance(rec, _Invalid):
+            r = error_result(rec.claim, payer, rec.message)
+        else:
+            r = evaluate(rec, payer)
+        r.index = index
+        pending.append(r)
+        if len(pending) >= batch_size:
+            yield _emit(pending, nested)
+            pending = []
+    if pending:
+        yield _emit(pending, nested)
+
+
+def _emit(results: list[Result], nested: bool) -> Any:
+    batch = _results_batch(results, nested=True)
+    return batch if nested else split(batch)
+
+
+def evaluate_table(
+    data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
+    engine: Engine | None = None,
+    **options: Any,
+) -> tuple[pa.Table, pa.Table]:
+    """(results, edits) tables for a whole table (or batches); options as :func:`evaluate_batches`."""
+    if isinstance(data, pa.Table):
+        data = data.to_batches()
+    elif isinstance(data, pa.RecordBatch):
+        data = [data]
+    pairs = list(evaluate_batches(data, engine, **options))
+    return (pa.Table.from_batches([p[0] for p in pairs], RESULT_SCHEMA),
+            pa.Table.from_batches([p[1] for p in pairs], EDIT_SCHEMA))
+
+
+def to_dicts(results: pa.Table | pa.RecordBatch, edits: pa.Table | pa.RecordBatch) -> list[dict[str, Any]]:
+    """The results as ``Result.to_dict()`` dicts (with ``index``), from the two tables: the
+    inverse of the Arrow conversion, for comparing with the JSON path. Edits join on index."""
+    by_index: dict[int, list[dict]] = {}
+    for e in edits.to_pylist():
+        i = e.pop("index")
+        e.pop("claim_id")
+        e.pop("edit")
+        e["lines"] = list(e["lines"])
+        if e["fix"] is not None:
+            e["fix"] = orjson.loads(e["fix"])
+        by_index.setdefault(i, []).append(e)
+    out = []
+    for r in results.to_pylist():
+        policy = None
+        if r["policy_id"] is not None:
+            policy = {"id": r["policy_id"], "version": r["policy_version"]}
+            if r["policy_versions"] is not None:
+                policy["versions"] = r["policy_versions"]
+        d = {"claim_id": r["claim_id"], "payer": r["payer"], "policy": policy, "status": r["status"],
+             "lines": r["lines"], "edits": by_index.get(r["index"], []), "ties": r["ties"]}
+        if r["error"] is not None:
+            d["error"] = r["error"]
+        d["index"] = r["index"]
+        out.append(d)
+    return out
+
+
+__all__ = ["CLAIM_COLUMNS", "CLAIM_SCHEMA", "EDIT_SCHEMA", "LINE_ROW_SCHEMA", "NESTED_SCHEMA", "RESULT_SCHEMA",
+           "evaluate_batches", "evaluate_table", "split", "to_dicts"]
