@@ -48,6 +48,7 @@ _LINE_IN = pa.struct([
     ("date_of_service", pa.string()), ("minutes", pa.int64()), ("units", pa.int64()),
     ("diagnosis_pointers", pa.list_(pa.int64())), ("body_region", pa.string()),
     ("start_time", pa.string()), ("end_time", pa.string()),
+    ("techniques", pa.list_(pa.string())), ("assistant_minutes", pa.int64()),
 ])
 _PARTY = pa.struct([("id", pa.string()), ("npi", pa.string())])
 #: The reference claim-per-row schema: the claim JSON's fields (docs/usage.md) as Arrow types.
@@ -56,7 +57,8 @@ CLAIM_SCHEMA = pa.schema([
     ("claim_id", pa.string()), ("payer", pa.string()), ("date_of_service", pa.string()),
     ("patient", pa.struct([("id", pa.string()), ("birth_date", pa.string()),
                            ("therapy_ytd", pa.struct([("pt_slp", pa.float64()), ("ot", pa.float64())]))])),
-    ("provider", _PARTY), ("diagnoses", pa.list_(pa.string())), ("lines", pa.list_(_LINE_IN)),
+    ("provider", _PARTY), ("diagnoses", pa.list_(pa.string())),
+    ("plan_of_care", pa.struct([("goals", pa.list_(pa.string()))])), ("lines", pa.list_(_LINE_IN)),
 ])
 #: The reference line-per-row schema.
 LINE_ROW_SCHEMA = pa.schema(
