@@ -46,6 +46,16 @@ class SparkResults:
     bundle: Path
 
 
+def claim_schema(layout: str = "claims") -> Any:
+    """The Spark schema of the reference claim table (``CLAIM_SCHEMA``, or ``LINE_ROW_SCHEMA``
+    for ``lines``) plus ``_corrupt_record``: give it to ``spark.read.schema(...).json(...)``
+    so that one odd record cannot change a column's type for all (it becomes an error row)."""
+    from pyspark.sql.types import StringType, StructField
+    base = pr_arrow.CLAIM_SCHEMA if layout == "claims" else pr_arrow.LINE_ROW_SCHEMA
+    schema = from_arrow_schema(base)
+    return schema.add(StructField(pr_arrow.CORRUPT_COLUMN, StringType(), True))
+
+
 def _bundle_name(path: Path) -> str:
     h = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return f"payer-rules-bundle-{h}.zip"
@@ -118,8 +128,9 @@ def evaluate_dataframe(
     bundle = Path(bundle)
     name = ship_bundle(spark, bundle)
     if layout == "lines" and not grouped:
+        order = ["line", _ORDER] if "line" in df.columns else [_ORDER]  # line numbers, else arrival order
         df = (df.withColumn(_ORDER, F.monotonically_increasing_id())
-              .repartition("claim_id").sortWithinPartitions("claim_id", _ORDER))
+              .repartition("claim_id").sortWithinPartitions("claim_id", *order))
     fn = _partition_function(name, layout, payer, tuple(claim_columns), batch_size)
     nested = df.mapInArrow(fn, from_arrow_schema(pr_arrow.NESTED_SCHEMA))
     if persist:
@@ -131,4 +142,4 @@ def evaluate_dataframe(
     return SparkResults(results, edits, nested, bundle)
 
 
-__all__ = ["SparkResults", "evaluate_dataframe", "ship_bundle", "PARTITION_SHIFT"]
+__all__ = ["SparkResults", "claim_schema", "evaluate_dataframe", "ship_bundle", "PARTITION_SHIFT"]
