@@ -310,5 +310,17 @@ def describe(path: str | Path) -> str:
     return out.getvalue()
 
 
-__all__ = ["Bundle", "BundleError", "build_bundle", "bundle_plugins", "describe", "engine_from_bundle",
+def cmd_bundle(args: Any) -> int:
+    """``payer-rules bundle OUT [--policies ...] [--plugin MODULE ...]``: build, then describe."""
+    try:
+        path = build_bundle(args.output, args.policies or None, plugins=args.plugin,
+                            rules_evaluator=args.rules_evaluator)
+    except BundleError as exc:
+        sys.stderr.write(f"payer-rules: {exc}\n")
+        return 2
+    sys.stdout.write(describe(path))
+    return 0
+
+
+__all__ = ["Bundle", "BundleError", "build_bundle", "bundle_plugins", "cmd_bundle", "describe", "engine_from_bundle",
            "open_bundle"]

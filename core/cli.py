@@ -344,6 +344,11 @@ def schemas_markdown() -> str:
     return "\n".join(parts)
 
 
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from .bundle import cmd_bundle as run
+    return run(args)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     if args.markdown:
         sys.stdout.write(schemas_markdown())
@@ -444,6 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--version", required=True, help="the release, e.g. 'NCCI PTP v30.4 (2025-01-01)'")
     t.add_argument("--codes", help="keep only codes matching this regular expression (both columns for PTP)")
     t.set_defaults(func=cmd_tables_import)
+
+    p = sub.add_parser("bundle", help="write a policy bundle for a cluster: policies, tables, PTP index, plugins")
+    p.add_argument("output", help="the bundle file to write (.zip); docs/scale.md says how to ship it")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="plugin module to include (repeatable)")
+    with_policies(p)
+    p.set_defaults(func=cmd_bundle)
 
     p = sub.add_parser("schema", help="print a JSON Schema shipped with the package")
     p.add_argument("name", nargs="?", choices=["claim", "result", "policy", "policy_test"])

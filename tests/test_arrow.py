@@ -16,6 +16,7 @@ pa = pytest.importorskip("pyarrow")
 
 from payer_rules import Engine  # noqa: E402
 from payer_rules import tables  # noqa: E402
+from payer_rules.policy import bundled_dir  # noqa: E402
 from payer_rules.arrow import (  # noqa: E402
     CLAIM_SCHEMA, EDIT_SCHEMA, LINE_ROW_SCHEMA, NESTED_SCHEMA, RESULT_SCHEMA, evaluate_batches, evaluate_table,
     split, to_dicts,
@@ -163,3 +164,39 @@ def test_bundle_carries_a_plugin_and_custom_policies(tmp_path, monkeypatch):
     assert "python/acme_units.py" in names and "policies/0/acme.yaml" in names
     with pytest.raises(BundleError, match="cannot be imported"):
         build_bundle(tmp_path / "x.zip", plugins=["no_such_plugin_module"])
+
+
+def test_bundle_command(tmp_path, capsys, monkeypatch):
+    from payer_rules.cli import main
+    monkeypatch.syspath_prepend(str(EXAMPLES / "acme_plugin"))
+    out = tmp_path / "b.zip"
+    assert main(["bundle", str(out), "--policies", str(bundled_dir()), "--policies", str(EXAMPLES / "acme_policies"),
+                 "--plugin", "acme_units"]) == 0
+    said = capsys.readouterr().out
+    assert "plugins: acme_units" in said and "cache/ptp-" in said
+    engine = engine_from_bundle(out)
+    assert "acme" in engine.policies.payers()
+    assert main(["bundle", str(tmp_path / "x.zip"), "--plugin", "no_such_plugin_module"]) == 2
+    assert "cannot be imported" in capsys.readouterr().err
+
+
+SHARED = Path(__file__).parents[1].parent / "shared" / "data" / "ncci"
+
+
+@pytest.mark.skipif(not (SHARED / "ptp_practitioner_v301r0.csv.gz").is_file(), reason="needs ../shared")
+def test_bundle_of_the_full_ptp_table_opens_without_a_rebuild(tmp_path, monkeypatch):
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "tables").mkdir()
+    for f in (bundled_dir() / "tables").iterdir():
+        (folder / "tables" / f.name).write_bytes(f.read_bytes())
+    (folder / "tables" / "ptp_full.csv.gz").write_bytes((SHARED / "ptp_practitioner_v301r0.csv.gz").read_bytes())
+    text = (bundled_dir() / "medicare.yaml").read_text().replace("tables/medicare_ptp_v301r0_therapy.csv",
+                                                                   "tables/ptp_full.csv.gz")
+    (folder / "medicare.yaml").write_text(text)
+    path = build_bundle(tmp_path / "b.zip", folder)
+    monkeypatch.setattr(tables.PtpTable, "build", lambda *a, **k: pytest.fail("the PTP index was rebuilt"))
+    monkeypatch.setattr(tables, "_CACHE", {})
+    engine = engine_from_bundle(path)
+    table, _ = tables.policy_table(engine.policies.all()[0], "ptp")
+    assert len(table) > 1_000_000
