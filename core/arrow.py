@@ -10,7 +10,7 @@ Two input layouts (docs/arrow.md):
   ``claim_columns=``) are read from the claim's first row, every other column is a line field.
 
 A row becomes the claim dict the JSON path reads: null values are left out (an absent
-field), dates become ``YYYY-MM-DD`` text, maps become objects; then
+field), dates become ``YYYY-MM-DD`` text and times ``HH:MM``, maps become objects; then
 :meth:`Engine.evaluate` runs as for JSON, so results are the same value for value
 (:func:`to_dicts` turns them back into ``Result.to_dict()`` dicts; a test compares them).
 A row that cannot be turned into a claim gets an error row, never an exception.
@@ -110,6 +110,9 @@ def _converter(t: pa.DataType) -> Callable[[Any], Any] | None:
         return lambda v: None if v is None else [x if x is None else inner(x) for x in v]
     if pa.types.is_date(t):
         return lambda v: None if v is None else v.isoformat() if type(v) is date else v
+    if pa.types.is_time(t):  # DuckDB reads "10:00" as TIME
+        return lambda v: None if v is None else v.isoformat(
+            timespec="minutes" if not (v.second or v.microsecond) else "auto")
     return None
 
 
