@@ -89,6 +89,8 @@ RESULT_SCHEMA = pa.schema(_RESULT_FIELDS)
 NESTED_SCHEMA = pa.schema(_RESULT_FIELDS + [("edits", pa.list_(_EDIT_OUT))])
 EDIT_SCHEMA = pa.schema([("index", pa.int64()), ("claim_id", pa.string()), ("edit", pa.int64())] + _EDIT_FIELDS)
 
+_ROWS = 500  # rows turned into Python dicts at a time
+
 _UNREADABLE = ReadError(f"record could not be read as a claim (the reader set {CORRUPT_COLUMN})")
 
 
@@ -145,8 +147,9 @@ def _claim_records(batches: Iterable[pa.RecordBatch]) -> Iterator[Any]:
     for batch in batches:
         if schema is None or batch.schema != schema:
             schema, reader = batch.schema, _row_reader(batch.schema)
-        for row in batch.to_pylist():
-            yield _record(reader, row)
+        for k in range(0, batch.num_rows, _ROWS):  # a slice at a time: few row dicts alive
+            for row in batch.slice(k, _ROWS).to_pylist():
+                yield _record(reader, row)
 
 
 def _record(reader: Callable[[dict], dict], row: dict) -> Any:
@@ -169,7 +172,7 @@ def _line_records(batches: Iterable[pa.RecordBatch], claim_columns: Iterable[str
     for batch in batches:
         if schema is None or batch.schema != schema:
             schema, reader = batch.schema, _row_reader(batch.schema)
-        for raw in batch.to_pylist():
+        for raw in (row for k in range(0, batch.num_rows, _ROWS) for row in batch.slice(k, _ROWS).to_pylist()):
             rec = _record(reader, raw)
             cid = rec.get("claim_id") if isinstance(rec, dict) else None
             if rows and (cid is None or cid != current):
@@ -206,19 +209,27 @@ class _Invalid:
 
 # -- results to Arrow ----------------------------------------------------------------------
 
-def _results_batch(results: list[Result], nested: bool) -> pa.RecordBatch:
-    """One record batch of results, column by column (no dict per row)."""
-    cols: dict[str, list] = {name: [] for name, _ in _RESULT_FIELDS if name not in ("lines", "edits")}
-    line_cols: dict[str, list] = {name: [] for name in _LINE_OUT.names}
-    line_offsets = [0]
-    edit_cols: dict[str, list] = {name: [] for name, _ in _EDIT_FIELDS}
-    edit_line_offsets = [0]
-    edit_lines: list[int] = []
-    edit_offsets = [0]
-    tie_offsets = [0]
-    ties: list[str] = []
-    lc = [line_cols[n] for n in _LINE_OUT.names]
-    for r in results:
+class _Columns:
+    """Results appended column by column as they come, so each Result (and its lines and
+    edits) is freed at once: a batch of live Result objects made the garbage collector walk
+    them again and again (about 80 us a claim at 10,000 a batch; docs/benchmarks.md)."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list] = {name: [] for name, _ in _RESULT_FIELDS if name not in ("lines", "ties")}
+        self.line_cols: list[list] = [[] for _ in _LINE_OUT.names]
+        self.line_offsets = [0]
+        self.edit_cols: dict[str, list] = {name: [] for name, _ in _EDIT_FIELDS if name != "lines"}
+        self.edit_line_offsets = [0]
+        self.edit_lines: list[int] = []
+        self.edit_offsets = [0]
+        self.tie_offsets = [0]
+        self.ties: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.cols["index"])
+
+    def add(self, r: Result) -> None:
+        cols = self.cols
         cols["index"].append(r.index)
         cols["claim_id"].append(r.claim_id)
         cols["payer"].append(r.payer)
@@ -235,49 +246,51 @@ def _results_batch(results: list[Result], nested: bool) -> pa.RecordBatch:
         cols["warnings"].append(sev.count("warning"))
         cols["infos"].append(sev.count("info"))
         for ln in r.lines:
-            for col, v in zip(lc, (ln.line, ln.code, ln.minutes, ln.billed_units, ln.units, ln.explanation,
-                                   ln.source, ln.policy_version)):
+            for col, v in zip(self.line_cols, (ln.line, ln.code, ln.minutes, ln.billed_units, ln.units,
+                                               ln.explanation, ln.source, ln.policy_version)):
                 col.append(v)
-        line_offsets.append(line_offsets[-1] + len(r.lines))
+        self.line_offsets.append(self.line_offsets[-1] + len(r.lines))
+        ec = self.edit_cols
         for e in r.edits:
-            edit_cols["rule"].append(e.rule)
-            edit_cols["category"].append(e.category)
-            edit_cols["severity"].append(e.severity)
-            edit_lines.extend(e.lines)
-            edit_line_offsets.append(len(edit_lines))
-            edit_cols["message"].append(e.message)
-            edit_cols["group"].append(e.group)
-            edit_cols["carc"].append(e.carc)
-            edit_cols["rarc"].append(e.rarc)
-            edit_cols["source"].append(e.source)
-            edit_cols["fix"].append(None if e.fix is None else orjson.dumps(e.fix).decode())
-        edit_offsets.append(edit_offsets[-1] + len(r.edits))
-        ties.extend(r.ties)
-        tie_offsets.append(len(ties))
-    arrays = []
-    for name, typ in _RESULT_FIELDS:
-        if name == "lines":
-            values = pa.StructArray.from_arrays(
-                [pa.array(line_cols[f.name], f.type) for f in _LINE_OUT], fields=list(_LINE_OUT))
-            arrays.append(pa.ListArray.from_arrays(pa.array(line_offsets, pa.int32()), values, type=typ))
-        elif name == "ties":
-            arrays.append(pa.ListArray.from_arrays(pa.array(tie_offsets, pa.int32()), pa.array(ties, pa.string()),
-                                                   type=typ))
-        else:
-            arrays.append(pa.array(cols[name], typ))
-    if nested:
+            ec["rule"].append(e.rule)
+            ec["category"].append(e.category)
+            ec["severity"].append(e.severity)
+            self.edit_lines.extend(e.lines)
+            self.edit_line_offsets.append(len(self.edit_lines))
+            ec["message"].append(e.message)
+            ec["group"].append(e.group)
+            ec["carc"].append(e.carc)
+            ec["rarc"].append(e.rarc)
+            ec["source"].append(e.source)
+            ec["fix"].append(None if e.fix is None else orjson.dumps(e.fix).decode())
+        self.edit_offsets.append(self.edit_offsets[-1] + len(r.edits))
+        self.ties.extend(r.ties)
+        self.tie_offsets.append(len(self.ties))
+
+    def batch(self) -> pa.RecordBatch:
+        """The results so far as one ``NESTED_SCHEMA`` record batch."""
+        arrays = []
+        for name, typ in _RESULT_FIELDS:
+            if name == "lines":
+                values = pa.StructArray.from_arrays(
+                    [pa.array(col, f.type) for col, f in zip(self.line_cols, _LINE_OUT)], fields=list(_LINE_OUT))
+                arrays.append(pa.ListArray.from_arrays(pa.array(self.line_offsets, pa.int32()), values, type=typ))
+            elif name == "ties":
+                arrays.append(pa.ListArray.from_arrays(pa.array(self.tie_offsets, pa.int32()),
+                                                       pa.array(self.ties, pa.string()), type=typ))
+            else:
+                arrays.append(pa.array(self.cols[name], typ))
         fields = []
         for f in _EDIT_OUT:
             if f.name == "lines":
-                fields.append(pa.ListArray.from_arrays(pa.array(edit_line_offsets, pa.int32()),
-                                                       pa.array(edit_lines, pa.int64()), type=f.type))
+                fields.append(pa.ListArray.from_arrays(pa.array(self.edit_line_offsets, pa.int32()),
+                                                       pa.array(self.edit_lines, pa.int64()), type=f.type))
             else:
-                fields.append(pa.array(edit_cols[f.name], f.type))
+                fields.append(pa.array(self.edit_cols[f.name], f.type))
         values = pa.StructArray.from_arrays(fields, fields=list(_EDIT_OUT))
-        arrays.append(pa.ListArray.from_arrays(pa.array(edit_offsets, pa.int32()), values,
+        arrays.append(pa.ListArray.from_arrays(pa.array(self.edit_offsets, pa.int32()), values,
                                                type=NESTED_SCHEMA.field("edits").type))
         return pa.RecordBatch.from_arrays(arrays, schema=NESTED_SCHEMA)
-    return pa.RecordBatch.from_arrays(arrays, schema=RESULT_SCHEMA)
 
 
 def split(nested: pa.RecordBatch | pa.Table) -> tuple[pa.RecordBatch | pa.Table, pa.RecordBatch | pa.Table]:
@@ -338,7 +351,7 @@ def evaluate_batches(
     engine = engine or Engine()
     records = _claim_records(batches) if layout == "claims" else _line_records(batches, claim_columns)
     evaluate = engine.evaluate
-    pending: list[Result] = []
+    cols = _Columns()
     index = start_index
     for rec in records:
         index += 1
@@ -347,16 +360,16 @@ def evaluate_batches(
         else:
             r = evaluate(rec, payer)
         r.index = index
-        pending.append(r)
-        if len(pending) >= batch_size:
-            yield _emit(pending, nested)
-            pending = []
-    if pending:
-        yield _emit(pending, nested)
+        cols.add(r)
+        if len(cols) >= batch_size:
+            yield _emit(cols, nested)
+            cols = _Columns()
+    if len(cols):
+        yield _emit(cols, nested)
 
 
-def _emit(results: list[Result], nested: bool) -> Any:
-    batch = _results_batch(results, nested=True)
+def _emit(cols: _Columns, nested: bool) -> Any:
+    batch = cols.batch()
     return batch if nested else split(batch)
 
 
