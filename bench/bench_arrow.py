@@ -131,7 +131,7 @@ def spark_child(master: str, parquet: str, out: str) -> None:
     os.environ["PYSPARK_PYTHON"] = sys.executable
     t0 = time.perf_counter()
     from pyspark.sql import SparkSession
-    spark = (SparkSession.builder.master(master).config("spark.ui.enabled", "false")
+    spark = (SparkSession.builder.master(master).config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "4").config("spark.sql.files.maxPartitionBytes", "2m")
              .config("spark.driver.memory", "2g").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
@@ -160,7 +160,8 @@ def spark_bench(n: int, masters: list[str]) -> None:
                         "--workers", "2", "-q"], check=False)
         batch_s = time.perf_counter() - t
         for master in masters:
-            done = subprocess.run([sys.executable, __file__, "_child", master, str(parquet), str(folder / master)],
+            done = subprocess.run([sys.executable, __file__, "_child", master, str(parquet),
+                                   str(folder / master.replace("[", "-").replace("]", ""))],
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 sys.stderr.write(done.stderr[-3000:])
