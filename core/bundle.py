@@ -204,6 +204,7 @@ def _write(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
 # -- opening (on a cluster node) --------------------------------------------------------------
 
 _OPENED: dict[str, Bundle] = {}
+_DIGESTS: dict[tuple, str] = {}
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
 
@@ -213,7 +214,11 @@ def open_bundle(path: str | Path) -> Bundle:
     path = Path(path)
     if not path.is_file():
         raise BundleError(f"{path}: bundle file not found")
-    digest = _sha256_file(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)  # hashed once, not once per task
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        digest = _DIGESTS[key] = _sha256_file(path)
     with _LOCK:
         hit = _OPENED.get(digest)
         if hit is not None:
