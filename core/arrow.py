@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 import orjson
 
 from .engine import Engine, error_result
-from .models import Result
+from .models import RESULT_SCHEMA_VERSION, Result
 from .readers import ReadError
 
 #: Columns of a line-per-row table that belong to the claim, not the line.
@@ -393,7 +393,7 @@ def to_dicts(results: pa.Table | pa.RecordBatch, edits: pa.Table | pa.RecordBatc
             policy = {"id": r["policy_id"], "version": r["policy_version"]}
             if r["policy_versions"] is not None:
                 policy["versions"] = r["policy_versions"]
-        d = {"claim_id": r["claim_id"], "payer": r["payer"], "policy": policy, "status": r["status"],
+        d = {"schema_version": RESULT_SCHEMA_VERSION, "claim_id": r["claim_id"], "payer": r["payer"], "policy": policy, "status": r["status"],
              "lines": r["lines"], "edits": by_index.get(r["index"], []), "ties": r["ties"]}
         if r["error"] is not None:
             d["error"] = r["error"]
