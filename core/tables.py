@@ -326,14 +326,19 @@ class PtpTable:
         return cls(head["codes"], head["rationales"], *arrays, source=head.get("source", ""))
 
 
+def ptp_cache_name(paths: list[Path]) -> str:
+    """The cache file name of the PTP index of ``paths``: keyed by their content, so a copy
+    of the files elsewhere (a policy bundle on a cluster node) finds the same index."""
+    return f"ptp-{file_digest(paths)[:32]}.idx"
+
+
 def load_ptp(paths: list[Path], use_cache: bool = True) -> PtpTable:
     """Read PTP files into one index, through the on-disk cache when it is usable."""
     for p in paths:
         if not p.is_file():
             raise TableError(str(p), None, "table file not found")
-    digest = file_digest(paths)
     cdir = cache_dir() if use_cache else None
-    cfile = cdir / f"ptp-{digest[:32]}.idx" if cdir else None
+    cfile = cdir / ptp_cache_name(paths) if cdir else None
     if cfile is not None and cfile.is_file():
         try:
             return PtpTable.load(cfile)

@@ -171,3 +171,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?", choices=["claim", "result", "policy", "policy_test"])
     p.add_argument("--markdown", action="store_true", help="all schemas as the Markdown page docs/schemas.md")
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("bundle", help="write a policy bundle for a cluster: policies, tables, PTP index, plugins")
+    p.add_argument("output", help="the bundle file to write (.zip); docs/scale.md says how to ship it")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="plugin module to include (repeatable)")
+    with_policies(p)
+    p.set_defaults(func=lambda args: __import__("payer_rules.bundle").bundle.cmd_bundle(args))
