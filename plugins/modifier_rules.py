@@ -42,6 +42,8 @@ def register_edits(register):
          "therapy amount this year above the threshold and no KX on the line", {"group": "PR", "carc": "119", "rarc": None})
     edit("modifier.kx_review", "documentation", "info",
          "therapy amount this year above the targeted medical review threshold")
+    edit("modifier.kx_threshold_unknown", "modifier", "warning",
+         "the policy has no KX threshold for the line's year: the KX test could not be made (a policy defect)")
     edit("modifier.assistant_missing", "modifier", "error",
          "an assistant furnished more than the de minimis share and the line has no CQ/CO",
          {"group": "CO", "carc": "4", "rarc": None})
@@ -73,6 +75,8 @@ def prepare_policy(policy, base_dir, options):
                            cfg["kx"].get("groups", {"pt_slp": ["GP", "GN"], "ot": ["GO"]}).items())
         if cfg.get("kx") else (),
         "kx_thresholds": {str(k): v for k, v in cfg["kx"]["thresholds"].items()} if cfg.get("kx") else {},
+        "kx_review": {str(k): v for k, v in (cfg["kx"].get("review_thresholds") or {}).items()}
+        if cfg.get("kx") else {},
         "assistant": cfg.get("assistant"),
         "known": frozenset(cfg.get("known", [])),
         "seen": {},  # modifiers -> _verdict
@@ -148,9 +152,17 @@ def _discipline_edit(ln, one_of: tuple[str, ...], claim) -> Edit:
                 lines=(ln.line,), message=msg, source=SOURCE, fix=fix)
 
 
-def _kx(kx, ytd: dict, claim, data):
+def review_threshold(kx, data, year: str):
+    """The targeted medical review threshold for ``year``: ``review_thresholds`` by year
+    first, then the single ``review_threshold``; None when the policy sets neither."""
+    by_year = data["kx_review"]
+    return by_year[year] if year in by_year else kx.get("review_threshold")
+
+
+def _kx(kx, ytd: Mapping, claim, data):
     edits = []
     thresholds = data["kx_thresholds"]
+    unknown: dict[str, list[int]] = {}  # year -> lines of a KX group in a year without threshold
     for group, mods in data["kx_groups"]:
         amount = ytd.get(group)
         if not isinstance(amount, (int, float)) or isinstance(amount, bool):
@@ -160,7 +172,12 @@ def _kx(kx, ytd: dict, claim, data):
                 continue
             year = ln.date_of_service[:4]
             threshold = thresholds.get(year)
-            if threshold is None or amount <= threshold:
+            if threshold is None:
+                lines = unknown.setdefault(year, [])
+                if ln.line not in lines:
+                    lines.append(ln.line)
+                continue
+            if amount <= threshold:
                 continue
             if "KX" not in ln.modifiers:
                 edits.append(Edit(
@@ -169,14 +186,47 @@ def _kx(kx, ytd: dict, claim, data):
                     message=(f"line {ln.line} {ln.code}: therapy amount this year is above the {year} threshold "
                              f"of ${threshold:,} ({group}); add KX if the documentation supports medical necessity"),
                 ))
-            review = kx.get("review_threshold")
+            review = review_threshold(kx, data, year)
             if review is not None and amount > review:
                 edits.append(Edit(
                     rule="modifier.kx_review", category="documentation", severity="info", lines=(ln.line,),
                     source=SOURCE,
-                    message=f"line {ln.line}: above ${review:,} this year ({group}): may be selected for "
-                            "targeted medical review"))
+                    message=f"line {ln.line}: above the {year} review threshold of ${review:,} this year "
+                            f"({group}): may be selected for targeted medical review"))
+    for year, lines in sorted(unknown.items()):
+        edits.append(Edit(
+            rule="modifier.kx_threshold_unknown", category="modifier", severity="warning",
+            lines=tuple(sorted(lines)), source=SOURCE,
+            message=(f"line(s) {', '.join(map(str, sorted(lines)))}: the policy has no KX threshold for {year}, "
+                     "so whether KX is needed was not checked; the policy must list that year's threshold")))
     return edits
+
+
+def kx_year_gaps(kx, versions) -> list[str]:
+    """Years inside the versions' windows that ``kx.thresholds`` does not cover. An open
+    window (no ``effective_to``) is checked up to the last year with a threshold."""
+    years = {str(y) for y in kx.get("thresholds", {})}
+    last = max((int(y) for y in years), default=0)
+    gaps: set[str] = set()
+    for v in versions:
+        lo = int(v.effective_from[:4])
+        hi = int(v.effective_to[:4]) if v.effective_to else max(last, lo)
+        gaps.update(str(y) for y in range(lo, hi + 1) if str(y) not in years)
+    return sorted(gaps)
+
+
+@hookimpl
+def lint_policy(policy, versions, data):
+    kx = data and data["kx"]
+    if not kx:
+        return []
+    gaps = kx_year_gaps(kx, [policy])
+    if not gaps:
+        return []
+    return [{"at": ("modifiers", "kx", "thresholds"), "severity": "error",
+             "message": f"version '{policy.version}' is in force in {', '.join(gaps)} but modifiers.kx.thresholds "
+                        "has no amount for those years: claims then get modifier.kx_threshold_unknown instead of a "
+                        "KX test"}]
 
 
 def _assistant(cfg, claim, data):
@@ -221,6 +271,12 @@ def explain_claim(claim, policy, allocation, data):
     if not isinstance(ytd, Mapping):
         return ["KX threshold: not checked (the claim has no patient.therapy_ytd)"]
     years = sorted({ln.date_of_service[:4] for ln in claim.lines})
-    thresholds = {str(k): v for k, v in kx["thresholds"].items()}
-    return [f"KX threshold {y}: {group} ${ytd.get(group, 0):,} of ${thresholds[y]:,}"
-            for y in years if y in thresholds for group in kx.get("groups", {"pt_slp": 0, "ot": 0})]
+    thresholds = data["kx_thresholds"]
+    out = []
+    for y in years:
+        if y not in thresholds:
+            out.append(f"KX threshold {y}: not in the policy (the KX test was not made)")
+            continue
+        out.extend(f"KX threshold {y}: {group} ${ytd.get(group, 0):,} of ${thresholds[y]:,}"
+                   for group in kx.get("groups", {"pt_slp": 0, "ot": 0}))
+    return out

@@ -3,6 +3,8 @@ documentation, each with its denial code and fix."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from conftest import claim, rules_of
@@ -140,6 +142,51 @@ def test_kx_above_threshold(engine):
     assert "modifier.kx_missing" not in rules_of(ot_only)
     review = engine.evaluate(C("medicare", L("97110", 30, mods=("GP", "KX")), patient={"therapy_ytd": {"pt_slp": 3100}}))
     assert "modifier.kx_review" in rules_of(review)
+
+
+@pytest.mark.parametrize("year,threshold", [
+    # CMS CRs / MAC pages (docs/edits.md "KX thresholds by year")
+    ("2017", 1980), ("2018", 2010), ("2019", 2040), ("2020", 2080), ("2021", 2110),
+    ("2022", 2150), ("2023", 2230), ("2024", 2330), ("2025", 2410), ("2026", 2480)])
+def test_kx_threshold_every_year_in_force(engine, year, threshold):
+    def run(amount, group="pt_slp", mods=("GP",)):
+        return engine.evaluate(C("medicare", L("97110", 30, mods=mods, date_of_service=f"{year}-06-03"),
+                                 patient={"therapy_ytd": {group: amount}}))
+    assert "modifier.kx_missing" not in rules_of(run(threshold))  # at the threshold: not above it
+    e = edit(run(threshold + 1), "modifier.kx_missing")
+    assert f"${threshold:,}" in e.message and f"{year} threshold" in e.message
+    assert "modifier.kx_missing" in rules_of(run(threshold + 1, "ot", ("GO",)))  # OT has its own amount
+    assert "modifier.kx_threshold_unknown" not in rules_of(run(threshold + 1))
+
+
+def test_kx_review_threshold_by_year(engine):
+    def review(year, amount):
+        r = engine.evaluate(C("medicare", L("97110", 30, mods=("GP", "KX"), date_of_service=f"{year}-06-03"),
+                              patient={"therapy_ytd": {"pt_slp": amount}}))
+        return [e for e in r.edits if e.rule == "modifier.kx_review"]
+    assert review("2017", 3500) == []            # 2017: manual review from $3,700
+    assert "$3,700" in review("2017", 3701)[0].message
+    assert "$3,000" in review("2018", 3001)[0].message  # BBA 2018: $3,000 from 2018
+
+
+def test_kx_year_without_threshold_is_a_warning_not_a_pass(engine, tmp_path):
+    import yaml
+    from payer_rules import Engine
+    from payer_rules.policy import bundled_dir
+    text = (bundled_dir() / "medicare.yaml").read_text()
+    text = text.replace("thresholds: {2017: 1980, 2018: 2010, ", "thresholds: {")
+    (tmp_path / "medicare.yaml").write_text(text)
+    shutil.copytree(bundled_dir() / "tables", tmp_path / "tables")
+    eng = Engine(tmp_path)
+    r = eng.evaluate(C("medicare", L("97110", 30, date_of_service="2018-05-01"),
+                       patient={"therapy_ytd": {"pt_slp": 5000}}))
+    e = edit(r, "modifier.kx_threshold_unknown")
+    assert e.severity == "warning" and "2018" in e.message and e.lines == (1,)
+    assert "modifier.kx_missing" not in rules_of(r)
+    from payer_rules.lint import lint
+    got = [p for p in lint([tmp_path / "medicare.yaml"]) if "kx.thresholds" in p.message]
+    assert got and got[0].severity == "error" and "2017, 2018" in got[0].message
+    assert yaml.safe_load(text)["modifiers"]["kx"]["thresholds"].get(2019) == 2040
 
 
 def test_assistant_de_minimis(engine):
