@@ -166,8 +166,16 @@ def _ties(services: list[Service], ranked: list[tuple[tuple, int, int]], taken: 
     lost = sorted({services[i].label for r, _, i in ranked[taken:] if r[:2] == key} - set(won))
     if not lost:
         return []
-    return [f"{', '.join(won + lost)} tie with {weight} minute(s) toward the last unit; "
-            f"it goes to {', '.join(won)} by the fixed rule ({TIE_RULE})"]
+    return [f"{_few(won + lost)} tie with {weight} minute(s) toward the last unit; "
+            f"it goes to {_few(won)} by the fixed rule ({TIE_RULE})"]
+
+
+def _few(labels: list[str], shown: int = 6) -> str:
+    """Labels in words, the first few and a count of the rest: a tie among hundreds of
+    lines of one code must not make a message that grows with the claim."""
+    if len(labels) <= shown:
+        return ", ".join(labels)
+    return f"{', '.join(labels[:shown])} and {len(labels) - shown} more"
 
 
 def allocate_days(

@@ -77,6 +77,77 @@ def test_pairs_only_on_the_same_date(engine):
     assert "ncci.ptp" not in rules_of(r)
 
 
+# -- modifier 59 and time (NCCI Policy Manual ch. I; CMS modifier 59 article) -----------
+# v30.1: 97113 (aquatic therapy, column 1) / 97110 (column 2), indicator 1, in force in 2024.
+
+def T(code, blocks, mods=("GP",), region="lumbar", **kw):
+    return L(code, mods=mods, body_region=region,
+             time_blocks=[{"start": a, "end": b} for a, b in blocks], **kw)
+
+
+def test_59_timed_services_in_separate_time_blocks_same_region_pass(engine):
+    # "the separate and distinct time blocks ... may be sequential to one another or split"
+    seq = engine.evaluate(C("medicare", T("97113", [("10:00", "10:20")]),
+                            T("97110", [("10:20", "10:40")], mods=("GP", "59"))))
+    assert not [e for e in seq.edits if e.rule.startswith("ncci.")], rules_of(seq)
+    split = engine.evaluate(C("medicare", T("97113", [("10:00", "10:10"), ("10:20", "10:30")]),
+                              T("97110", [("10:10", "10:20"), ("10:30", "10:40")], mods=("GP", "59"))))
+    assert not [e for e in split.edits if e.rule.startswith("ncci.")], rules_of(split)
+    assert [ln.minutes for ln in split.lines] == [20, 20]  # minutes come from the blocks
+    exp = engine.explain(C("medicare", T("97113", [("10:00", "10:20")]),
+                           T("97110", [("10:20", "10:40")], mods=("GP", "59"))))
+    assert "time test" in str(exp)
+
+
+def test_59_overlapping_or_missing_times_falls_back_to_region(engine):
+    over = engine.evaluate(C("medicare", T("97113", [("10:00", "10:20")]),
+                             T("97110", [("10:10", "10:30")], mods=("GP", "59"))))
+    e = edit(over, "ncci.bypass_same_region")
+    assert e.lines == (2,) and "time blocks of lines 1 and 2 overlap" in e.message and "body-region test" in e.message
+    other_region = engine.evaluate(C("medicare", T("97113", [("10:00", "10:20")], region="neck"),
+                                     T("97110", [("10:10", "10:30")], mods=("GP", "59"))))
+    assert not [x for x in other_region.edits if x.rule.startswith("ncci.")]
+    no_times = engine.evaluate(C("medicare", L("97113", 20, body_region="lumbar"),
+                                 L("97110", 20, mods=("GP", "59"), body_region="lumbar")))
+    assert "no start and end times" in edit(no_times, "ncci.bypass_same_region").message
+
+
+def test_xs_needs_a_region_whatever_the_times(engine):
+    r = engine.evaluate(C("medicare", T("97113", [("10:00", "10:20")]),
+                          T("97110", [("10:20", "10:40")], mods=("GP", "XS"))))
+    assert "XS names a separate structure" in edit(r, "ncci.bypass_same_region").message
+    xu = engine.evaluate(C("medicare", T("97113", [("10:00", "10:20")]),
+                           T("97110", [("10:10", "10:30")], mods=("GP", "XU"))))
+    assert not [x for x in xu.edits if x.rule.startswith("ncci.")]  # XU: not a time or region test
+
+
+def test_manual_therapy_with_cmt_needs_a_different_region(engine):
+    # NCCI: 97140 with 98940-98942 only for a different anatomic region, whatever the modifier
+    def run(mods, region, blocks=(("10:20", "10:40"),)):
+        return engine.evaluate(C("medicare", L("98940", mods=("AT",), body_region="lumbar"),
+                                 T("97140", list(blocks), mods=mods, region=region)))
+    for mods in (("GP", "59"), ("GP", "XE"), ("GP", "XU")):
+        e = edit(run(mods, "lumbar"), "ncci.bypass_same_region")
+        assert "a different anatomic region is required" in e.message and e.lines == (2,)
+    assert not [x for x in run(("GP", "59"), "cervical").edits if x.rule.startswith("ncci.")]
+    assert "ncci.bypass_region_missing" in rules_of(run(("GP", "59"), None))
+
+
+def test_ncci_one_edit_per_column2_line_not_per_pair_of_lines(engine):
+    # 600 lines alternating 97113/97110 with no modifier: each 97110 line is denied once
+    lines = [L("97113" if i % 2 == 0 else "97110", 8) for i in range(600)]
+    r = engine.evaluate(C("medicare", *lines))
+    ptp = [e for e in r.edits if e.rule == "ncci.ptp"]
+    assert len(ptp) == 300 and sorted(e.lines[0] for e in ptp) == list(range(2, 601, 2))
+    assert all("(line 1)" in e.message for e in ptp)  # named after the first 97113 line
+
+
+def test_claim_over_the_line_limit_is_an_input_error(engine):
+    r = engine.evaluate(C("medicare", *[L("97110", 8)] * 1000))
+    assert r.status == "error" and "limit of 999" in str(r.to_dict())
+    assert engine.evaluate(C("medicare", *[L("97110", 8)] * 999)).status != "error"
+
+
 # -- MUE ----------------------------------------------------------------------------------
 
 def test_mue_date_of_service_all_units_denied(engine):
