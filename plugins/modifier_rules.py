@@ -119,7 +119,7 @@ def check_claim(claim, policy, allocation, data):
             edits.extend(_kx(kx, ytd, claim, data))
     assistant = data["assistant"]
     if assistant and any_extra:  # assistant minutes are a line field outside the model
-        edits.extend(_assistant(assistant, claim, data))
+        edits.extend(_assistant(assistant, claim, data, allocation))
     return edits
 
 
@@ -229,7 +229,14 @@ def lint_policy(policy, versions, data):
                         "KX test"}]
 
 
-def _assistant(cfg, claim, data):
+def _assistant(cfg, claim, data, allocation=None):
+    if cfg.get("method", "whole_line") == "per_unit":
+        return _assistant_per_unit(cfg, claim, data, allocation)
+    return _assistant_whole_line(cfg, claim, data)
+
+
+def _assistant_whole_line(cfg, claim, data):
+    """The de minimis test on the whole line: assistant minutes against the share of the line's minutes."""
     edits = []
     share = cfg.get("de_minimis_percent", 10)
     by_discipline = cfg.get("modifiers", {"GP": "CQ", "GO": "CO"})
@@ -258,6 +265,119 @@ def _assistant(cfg, claim, data):
                 message=(f"line {ln.line} {ln.code}: {needed} but the assistant's share is {share}% or less "
                          "(de minimis); the line is paid at the reduced rate needlessly"),
                 fix={"action": "remove_modifier", "line": ln.line, "modifier": needed}))
+    return edits
+
+
+def assistant_split(ln) -> tuple[int, int] | None:
+    """(assistant minutes, therapist minutes) of a line: from ``time_blocks`` that say ``by``
+    (``together`` counts as the therapist's, CMS), else ``assistant_minutes`` (furnished
+    independently) and the rest of the line's minutes; None when the line says neither."""
+    blocks = ln.extra.get("time_blocks") if ln.extra else None
+    if blocks and any(b.get("by") for b in blocks):
+        a = sum(_mins(b["end"]) - _mins(b["start"]) for b in blocks if b.get("by") == "assistant")
+        t = sum(_mins(b["end"]) - _mins(b["start"]) for b in blocks if b.get("by") != "assistant")
+        return a, t
+    am = ln.extra.get("assistant_minutes") if ln.extra else None
+    minutes = ln.timed_minutes
+    if not isinstance(am, int) or isinstance(am, bool) or minutes is None:
+        return None
+    return min(am, minutes), max(minutes - am, 0)
+
+
+def _mins(t: str) -> int:
+    return int(t[:2]) * 60 + int(t[3:5])
+
+
+def final_unit_rule(cfg, dos: str) -> str:
+    """The rule for units left after full 15-minute units, in force on ``dos``."""
+    rule = "de_minimis"
+    for step in cfg.get("final_unit", ()):
+        if dos >= step["from"]:
+            rule = step["rule"]
+    return rule
+
+
+def assistant_units(units: int, a: int, t: int, share: float, rule: str) -> tuple[int, str]:
+    """How many of a service's ``units`` need CQ/CO, given the assistant's ``a`` and the
+    therapist's ``t`` minutes of it, and why (CMS CY2020 and CY2022 PFS rules).
+
+    Full 15-minute units go to whoever furnished them (assistant's with CQ/CO). Units left:
+    two of them with each provider furnishing 9-14 remaining minutes: one each (CY2022);
+    otherwise, under ``de_minimis`` (CY2020) they need CQ/CO when the assistant's remaining
+    minutes are more than ``share`` % of the remaining minutes; under ``more_minutes``
+    (CY2022) when the assistant furnished more of the remaining minutes than the therapist."""
+    a_full, t_full = a // 15, t // 15
+    a_full = min(a_full, units)
+    t_full = min(t_full, units - a_full)
+    left = units - a_full - t_full
+    ra, rt = a - 15 * a_full, t - 15 * t_full
+    why = f"{a_full} full unit(s) by the assistant, {t_full} by the therapist"
+    if left <= 0:
+        return a_full, why
+    if left == 2 and 9 <= ra <= 14 and 9 <= rt <= 14:
+        return a_full + 1, why + f"; the last 2 units split one each ({ra} and {rt} minutes left, CY2022 rule)"
+    if rule == "more_minutes":
+        need = ra > rt
+        why += (f"; the remaining {left} unit(s): the assistant furnished {ra} of {ra + rt} remaining minutes, "
+                f"{'more' if need else 'not more'} than the therapist ({rt}) (CY2022 rule)")
+    else:
+        need = ra * 100 > share * (ra + rt)
+        why += (f"; the remaining {left} unit(s): the assistant furnished {ra} of {ra + rt} remaining minutes, "
+                f"{'more than' if need else 'at most'} {share:g}% (de minimis, CY2020 rule)")
+    return a_full + (left if need else 0), why
+
+
+def _units(ln, allocation) -> int:
+    """The line's billed units, else the units computed for it."""
+    if ln.units is not None:
+        return ln.units
+    d = allocation.decisions.get(ln.line) if allocation is not None else None
+    return d.units or 0 if d is not None else 0
+
+
+def _assistant_per_unit(cfg, claim, data, allocation):
+    """CQ/CO decided per 15-minute unit of each service (code, date, discipline)."""
+    edits = []
+    share = cfg.get("de_minimis_percent", 10)
+    by_discipline = cfg.get("modifiers", {"GP": "CQ", "GO": "CO"})
+    services: dict[tuple, list] = {}
+    for ln in claim.lines:
+        disc = _discipline(data, ln)
+        needed = by_discipline.get(disc) if disc else None
+        if needed is None:
+            continue
+        services.setdefault((ln.date_of_service, ln.code, needed), []).append(ln)
+    for (dos, code, needed), lines in services.items():
+        splits = [assistant_split(ln) for ln in lines]
+        if all(sp is None for sp in splits):
+            continue  # nothing says who furnished the minutes
+        a = sum(sp[0] for sp in splits if sp)
+        t = sum(sp[1] for sp in splits if sp)
+        units = sum(_units(ln, allocation) for ln in lines)
+        with_mod = sum(_units(ln, allocation) for ln in lines if needed in ln.modifiers)
+        if not units:
+            continue
+        want, why = assistant_units(units, a, t, share, final_unit_rule(cfg, dos))
+        nums = tuple(ln.line for ln in lines)
+        where = f"line(s) {', '.join(map(str, nums))} {code} on {dos}"
+        if with_mod == want:
+            continue
+        if with_mod < want:
+            fix = ({"action": "add_modifier", "line": lines[0].line, "modifier": needed}
+                   if len(lines) == 1 and want == units else None)
+            split = "" if want == units else f"; bill {want} unit(s) with {needed} and {units - want} without (two lines)"
+            edits.append(Edit(
+                rule="modifier.assistant_missing", category="modifier", severity="error", lines=nums,
+                source=SOURCE, fix=fix,
+                message=(f"{where}: {want} of {units} unit(s) need {needed}, {with_mod} carry it ({why}){split}")))
+        else:
+            fix = ({"action": "remove_modifier", "line": lines[0].line, "modifier": needed}
+                   if len(lines) == 1 and want == 0 else None)
+            edits.append(Edit(
+                rule="modifier.assistant_not_needed", category="modifier", severity="warning", lines=nums,
+                source=SOURCE, fix=fix,
+                message=(f"{where}: {with_mod} of {units} unit(s) carry {needed} but only {want} need it ({why}); "
+                         "those are paid at the reduced rate needlessly")))
     return edits
 
 

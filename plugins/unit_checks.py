@@ -33,11 +33,14 @@ def check_claim(claim, policy, allocation):
     edits = []
     decisions = allocation.decisions
     timed = policy.timed
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple, int] = {}
+    assistant = _assistant_modifiers(policy)
     for ln in claim.lines:
         is_timed = ln.code in timed
         if is_timed:
-            key = (ln.date_of_service, ln.code)
+            # a code on two lines, with and without CQ/CO, is the split CMS's per-unit rule
+            # asks for (modifier_rules), not a repetition to merge
+            key = (ln.date_of_service, ln.code, bool(assistant) and not assistant.isdisjoint(ln.modifiers))
             first = seen.get(key)
             if first is None:
                 seen[key] = ln.line
@@ -105,3 +108,9 @@ def _add_on_without_primary(claim, family_of) -> list[Edit]:
                      "with the initial code"),
             source=SOURCE))  # no automatic fix: the initial code's line has to be added
     return out
+
+
+def _assistant_modifiers(policy) -> frozenset[str]:
+    """CQ/CO as the policy names them (``modifiers.assistant.modifiers``), or none."""
+    cfg = (policy.settings.get("modifiers") or {}).get("assistant") or {}
+    return frozenset((cfg.get("modifiers") or {}).values()) if cfg else frozenset()

@@ -260,15 +260,62 @@ def test_kx_year_without_threshold_is_a_warning_not_a_pass(engine, tmp_path):
     assert yaml.safe_load(text)["modifiers"]["kx"]["thresholds"].get(2019) == 2040
 
 
-def test_assistant_de_minimis(engine):
-    r = engine.evaluate(C("medicare", L("97110", 30, assistant_minutes=4)))
-    assert edit(r, "modifier.assistant_missing").fix == {"action": "add_modifier", "line": 1, "modifier": "CQ"}
-    r = engine.evaluate(C("medicare", L("97110", 30, assistant_minutes=3)))  # exactly 10%: de minimis
-    assert "modifier.assistant_missing" not in rules_of(r)
+def test_assistant_whole_line_option(engine):
+    # the whole-line test (a payer that uses it): assistant minutes against 10% of the line
+    from payer_rules.plugins.modifier_rules import _assistant_whole_line  # noqa: F401 (kept as an option)
     r = engine.evaluate(C("medicare", L("97530", 30, mods=("GO", "CQ"), assistant_minutes=0)))
     assert "modifier.assistant_not_needed" not in rules_of(r)  # CQ is not OT's modifier
-    r = engine.evaluate(C("medicare", L("97530", 30, mods=("GO", "CO"), assistant_minutes=0)))
+    r = engine.evaluate(C("medicare", L("97530", 30, units=2, mods=("GO", "CO"), assistant_minutes=0)))
     assert "modifier.assistant_not_needed" in rules_of(r)
+
+
+def cq(engine, *lines, dos="2024-03-04"):
+    r = engine.evaluate(C("medicare", *[L(c, m, mods=mods, units=u, assistant_minutes=a, date_of_service=dos)
+                                        for c, m, u, mods, a in lines]))
+    return r, [e for e in r.edits if e.rule.startswith("modifier.assistant") or e.rule == "units.timed_code_repeated"]
+
+
+def test_cq_example_a_assistant_most_of_one_unit(engine):
+    # CMS example: PTA 10 min + PT 5 min of 97110 = 15 min, 1 unit: bill it with CQ
+    assert cq(engine, ("97110", 15, 1, ("GP", "CQ"), 10))[1] == []
+    _, e = cq(engine, ("97110", 15, 1, ("GP",), 10))
+    assert e[0].rule == "modifier.assistant_missing" and e[0].fix == {"action": "add_modifier", "line": 1, "modifier": "CQ"}
+
+
+def test_cq_scenario_1_split_across_two_lines(engine):
+    # CMS scenario: PTA 23 min 97110, PT 13 min 97110, PT 30 min 97140: 66 min, 4 units.
+    # 97110 (36 min) has 2: the PTA's full 15 minutes are 1 unit with CQ; of the last unit the
+    # PT furnished 13 of 21 minutes (CY2022: more than the PTA), so it goes without CQ.
+    r, e = cq(engine, ("97110", 23, 1, ("GP", "CQ"), 23), ("97110", 13, 1, ("GP",), 0), ("97140", 30, 2, ("GP",), 0))
+    assert e == [], [x.message for x in e]  # and no repeated-code warning or merge fix on the split
+    assert not [x for x in r.edits if x.category == "units"], rules_of(r)
+    both_cq = cq(engine, ("97110", 36, 2, ("GP", "CQ"), 23), ("97140", 30, 2, ("GP",), 0))[1]
+    assert both_cq[0].rule == "modifier.assistant_not_needed" and "only 1 need it" in both_cq[0].message
+
+
+def test_cq_cy2022_two_units_each_9_to_14_minutes(engine):
+    # CY2022: two units left, PT and PTA each 9-14 minutes of them: one with CQ, one without
+    _, e = cq(engine, ("97110", 24, 2, ("GP",), 12))
+    assert "1 of 2 unit(s) need CQ" in e[0].message and "two lines" in e[0].message and e[0].fix is None
+    assert cq(engine, ("97110", 12, 1, ("GP", "CQ"), 12), ("97110", 12, 1, ("GP",), 0))[1] == []
+
+
+def test_cq_final_unit_rule_by_year(engine):
+    # PT 26 + PTA 4 min of 97110 = 2 units; the PT's full unit goes without CQ. The last unit
+    # (PT 11, PTA 4): CY2020 de minimis per unit: 4 > 10% of 15 needs CQ; from 2022 the PT
+    # furnished more of it: no CQ.
+    assert cq(engine, ("97110", 30, 2, ("GP",), 4))[1] == []
+    _, e = cq(engine, ("97110", 30, 2, ("GP",), 4), dos="2021-03-04")
+    assert "1 of 2 unit(s) need CQ" in e[0].message and "de minimis, CY2020" in e[0].message
+    # the assistant's share of the last unit at most 10%: de minimis, no CQ even in 2021
+    assert cq(engine, ("97110", 30, 2, ("GP",), 1), dos="2021-03-04")[1] == []
+
+
+def test_cq_from_time_blocks_by_who(engine):
+    blocks = [{"start": "10:00", "end": "10:15", "by": "assistant"}, {"start": "10:15", "end": "10:23", "by": "together"}]
+    r = engine.evaluate(C("medicare", L("97110", mods=("GP", "CQ"), units=1, time_blocks=blocks[:1]),
+                          L("97110", mods=("GP",), units=1, time_blocks=blocks[1:])))
+    assert not [e for e in r.edits if e.rule.startswith("modifier.assistant") or e.rule.startswith("units.")], rules_of(r)
 
 
 def test_chiropractic_at(engine):
