@@ -10,13 +10,24 @@ from __future__ import annotations
 import re
 
 from payer_rules import Edit, hookimpl
+from payer_rules.plugins import section_schema
 
 SOURCE = "code_sets"
 PAYER_RULES_GLOBAL = True
 
 
 @hookimpl
+def register_policy_sections(register):
+    register("code_dates", section_schema("code_dates"))
+
+
+@hookimpl
 def register_edits(register):
+    register("code.not_in_effect", category="coverage", severity="error", section="code_dates",
+             description="a code billed on a date before it existed or after it was deleted",
+             denial={"group": "CO", "carc": "181", "rarc": None})
+    register("modifier.not_in_effect", category="modifier", severity="warning", section="code_dates",
+             description="a modifier used on a date outside the dates the policy gives it")
     register("code.unknown", category="coverage", severity="warning", section="unknown_codes",
              description="a code that is neither timed nor untimed in the payer's policy (not checked)")
 
@@ -65,16 +76,51 @@ def prepare_policy(policy, base_dir, options):
     problems = policy_code_problems(policy)
     if problems:
         raise ValueError("; ".join(problems[:10]))
+    cfg = policy.settings.get("code_dates")
+    if not cfg:
+        return None
+    window = lambda w: (w.get("from", "0000-00-00"), w.get("to", "9999-12-31"), w.get("note", ""))  # noqa: E731
+    return {"codes": {str(c): window(w) for c, w in (cfg.get("codes") or {}).items()},
+            "modifiers": {str(m): window(w) for m, w in (cfg.get("modifiers") or {}).items()}}
+
+
+def _outside(window, dos: str) -> str | None:
+    lo, hi, note = window
+    if dos < lo:
+        return f"it begins {lo}" + (f" ({note})" if note else "")
+    if dos > hi:
+        return f"it ended {hi}" + (f" ({note})" if note else "")
     return None
 
 
+def _dates(claim, data) -> list[Edit]:
+    out = []
+    codes, mods = data["codes"], data["modifiers"]
+    for ln in claim.lines:
+        w = codes.get(ln.code)
+        why = _outside(w, ln.date_of_service) if w else None
+        if why:
+            out.append(Edit(rule="code.not_in_effect", category="coverage", severity="error", lines=(ln.line,),
+                            source=SOURCE, message=f"line {ln.line} {ln.code}: the code did not exist on "
+                                                   f"{ln.date_of_service}: {why}"))
+        for m in ln.modifiers:
+            w = mods.get(m)
+            why = _outside(w, ln.date_of_service) if w else None
+            if why:
+                out.append(Edit(rule="modifier.not_in_effect", category="modifier", severity="warning",
+                                lines=(ln.line,), source=SOURCE,
+                                message=f"line {ln.line} {ln.code}: modifier {m} on {ln.date_of_service}: {why}"))
+    return out
+
+
 @hookimpl
-def check_claim(claim, policy, allocation):
+def check_claim(claim, policy, allocation, data):
+    edits = _dates(claim, data) if data else []
     severity = policy.unknown_codes
     if severity == "off":
-        return []
+        return edits
     timed, untimed = policy.timed, policy.untimed
-    return [
+    return edits + [
         Edit(
             rule="code.unknown", category="coverage", severity=severity, lines=(ln.line,),
             message=(f"line {ln.line} {ln.code}: code is not in the {policy.payer} policy "

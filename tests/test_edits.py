@@ -377,3 +377,14 @@ def test_bad_table_refused_with_line(tmp_path):
         Engine(tmp_path)
     msg = str(exc.value)
     assert "ptp.csv:3" in msg and "deletion_date" in msg
+
+
+def test_codes_and_modifiers_that_did_not_exist_on_the_date(engine):
+    # 97129/97130 are CPT 2020 codes; CQ/CO are required from 2020-01-01 (policy code_dates)
+    r = engine.evaluate(C("medicare", L("97129", 15, mods=("GO",), date_of_service="2019-06-03")))
+    e = edit(r, "code.not_in_effect")
+    assert e.severity == "error" and "begins 2020-01-01" in e.message and (e.group, e.carc) == ("CO", "181")
+    ok = engine.evaluate(C("medicare", L("97129", 15, mods=("GO",), date_of_service="2020-01-02")))
+    assert "code.not_in_effect" not in rules_of(ok)
+    m = engine.evaluate(C("medicare", L("97110", 15, mods=("GP", "CQ"), date_of_service="2019-06-03")))
+    assert "modifier CQ on 2019-06-03" in edit(m, "modifier.not_in_effect").message
