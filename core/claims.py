@@ -235,10 +235,81 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
         am = extra.get("assistant_minutes")
         if am is not None and (_whole(am) is None or not 0 <= _whole(am) <= MAX_MINUTES):
             bad.append(f"assistant_minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
+        if "time_blocks" in extra:
+            block_minutes = check_time_blocks(extra["time_blocks"], bad)
+            if span is None and start is None and block_minutes is not None:
+                span = block_minutes
     if bad:
         problems.extend(f"lines[{position}].{b}" for b in bad)
     return new_line(line_no, code, mods, dos, minutes, units, pointers, body_region, start, end, span,
                     freeze(extra) if extra else EMPTY)
+
+
+# -- time blocks and who furnished them (h5: NCCI time separation, CQ/CO per unit) ---------
+
+#: who may be named on a time block: the therapist alone, the assistant alone (independently
+#: of the therapist), or both together (CMS counts minutes together as the therapist's)
+BLOCK_BY = ("therapist", "assistant", "together")
+MAX_BLOCKS = 24
+
+
+def check_time_blocks(raw: Any, bad: list[str]) -> int | None:
+    """Validate a line's ``time_blocks``: a list of ``{start: "HH:MM", end: "HH:MM",
+    by: therapist|assistant|together}`` (``by`` optional), one per separate period in which
+    the service was furnished, in order and not overlapping. Returns their total minutes
+    (the line's minutes when it gives neither ``minutes`` nor start/end), or None."""
+    if type(raw) is not list or not raw or len(raw) > MAX_BLOCKS:
+        bad.append(f"time_blocks: must be a list of 1 to {MAX_BLOCKS} objects with start and end (HH:MM)")
+        return None
+    total, last_end = 0, -1
+    for j, b in enumerate(raw):
+        if type(b) is not dict or not set(b) <= {"start", "end", "by"}:
+            bad.append(f"time_blocks[{j}]: must be an object with start, end and optional by")
+            return None
+        a, e = b.get("start"), b.get("end")
+        if type(a) is not str or type(e) is not str or not TIME_RE.match(a) or not TIME_RE.match(e):
+            bad.append(f"time_blocks[{j}]: start and end must be times written HH:MM (24-hour)")
+            return None
+        if b.get("by") is not None and b.get("by") not in BLOCK_BY:
+            bad.append(f"time_blocks[{j}].by: must be one of {', '.join(BLOCK_BY)}")
+            return None
+        lo, hi = _clock(a), _clock(e)
+        if hi <= lo or lo < last_end:
+            bad.append(f"time_blocks[{j}]: must end after it starts and start after the previous block ends")
+            return None
+        total += hi - lo
+        last_end = hi
+    return total
+
+
+def _clock(t: str) -> int:
+    return int(t[:2]) * 60 + int(t[3:5])
+
+
+def line_blocks(ln: Line) -> tuple[tuple[int, int], ...]:
+    """The periods (minutes after midnight, start and end) in which a line's service was
+    furnished: its ``time_blocks``, else its start and end time, else none."""
+    raw = ln.extra.get("time_blocks") if ln.extra else None
+    if raw:
+        return tuple((_clock(b["start"]), _clock(b["end"])) for b in raw)
+    if ln.start_time and ln.end_time:
+        return ((_clock(ln.start_time), _clock(ln.end_time)),)
+    return ()
+
+
+# -- lines per claim (issue 12: bounded inputs) ----------------------------------------------
+
+#: the most service lines one claim may have: the 837I's 999 (the 837P allows 50). A claim
+#: beyond it is an input error naming the limit; ``set_max_lines`` changes it for a host.
+MAX_LINES = 999
+
+
+def set_max_lines(n: int) -> None:
+    """Change the engine-wide limit on lines per claim (1 to 99,999)."""
+    global MAX_LINES
+    if type(n) is not int or not 1 <= n <= 99_999:
+        raise ValueError("max_lines must be a whole number from 1 to 99999")
+    MAX_LINES = n
 
 
 def to_plain(value: Any, depth: int = 0) -> Any:
@@ -309,6 +380,9 @@ def _parse_claim(raw: dict) -> Claim:
     lines: list[Line] = []
     if type(lines_raw) is not list or not lines_raw:
         problems.append("lines: must be a non-empty list of service lines")
+    elif len(lines_raw) > MAX_LINES:
+        raise ClaimError(f"lines: {len(lines_raw)} service lines, more than the limit of {MAX_LINES} per claim "
+                         "(the 837I allows 999, the 837P 50; setting max_lines)")
     else:
         position = 0
         renumbered = False  # all lines numbered by position: no number can repeat

@@ -46,6 +46,24 @@ COMMON_PARAMS_SCHEMA = {
             "type": ["integer", "null"], "minimum": 0,
             "description": "Cap on timed units per date (per discipline under by_discipline); null: no cap.",
         },
+        "families": {
+            "type": "array",
+            "description": "Initial/add-on code families (CPT descriptors 'initial 15 minutes' / 'each "
+            "additional 15 minutes'): a family's lines on a date are one service; its initial codes "
+            "share initial_units_per_day units and the add-on codes carry the rest.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "initial", "add_on"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "initial": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    "add_on": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    "initial_units_per_day": {"type": "integer", "minimum": 1},
+                    "citation": {"type": "string"},
+                },
+            },
+        },
     },
 }
 DEFAULT_DISCIPLINES = {"GP": "PT", "GO": "OT", "GN": "SLP"}
@@ -166,8 +184,88 @@ def _ties(services: list[Service], ranked: list[tuple[tuple, int, int]], taken: 
     lost = sorted({services[i].label for r, _, i in ranked[taken:] if r[:2] == key} - set(won))
     if not lost:
         return []
-    return [f"{', '.join(won + lost)} tie with {weight} minute(s) toward the last unit; "
-            f"it goes to {', '.join(won)} by the fixed rule ({TIE_RULE})"]
+    return [f"{_few(won + lost)} tie with {weight} minute(s) toward the last unit; "
+            f"it goes to {_few(won)} by the fixed rule ({TIE_RULE})"]
+
+
+def _few(labels: list[str], shown: int = 6) -> str:
+    """Labels in words, the first few and a count of the rest: a tie among hundreds of
+    lines of one code must not make a message that grows with the claim."""
+    if len(labels) <= shown:
+        return ", ".join(labels)
+    return f"{', '.join(labels[:shown])} and {len(labels) - shown} more"
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """Initial and add-on codes that are one service (97129 + 97130; 97810/97813 +
+    97811/97814): minutes count together, the initial codes together get at most
+    ``initial_units`` a day, the add-ons the rest."""
+
+    name: str
+    initial: frozenset[str]
+    add_on: frozenset[str]
+    initial_units: int
+    citation: str = ""
+
+
+_FAMILIES: dict[int, tuple[object, dict[str, Family]]] = {}
+
+
+def families_of(params) -> dict[str, Family]:
+    """Code -> its family, from ``unit_params.families`` (remembered per policy's params)."""
+    hit = _FAMILIES.get(id(params))
+    if hit is not None and hit[0] is params:
+        return hit[1]
+    out: dict[str, Family] = {}
+    for f in params.get("families") or ():
+        fam = Family(str(f["name"]), frozenset(map(str, f["initial"])), frozenset(map(str, f["add_on"])),
+                     int(f.get("initial_units_per_day", 1)), str(f.get("citation", "")))
+        for c in fam.initial | fam.add_on:
+            out[c] = fam
+    if len(_FAMILIES) < 1000:
+        _FAMILIES[id(params)] = (params, out)  # keeps params alive, so the id stays its own
+    return out
+
+
+def _share(units: int, tls: list[TimedLine], unit_minutes: int) -> tuple[list[int], list[str]]:
+    """``units`` of one service shared among its lines by the same ranking rule; a family's
+    units are the service's, not each line's, so what the lines' own minutes cannot place
+    goes to the line with the most minutes."""
+    if not tls:
+        return [], []
+    if len(tls) == 1:
+        return [units], []
+    code = tls[0].line.code
+    got, ties = allocate([Service(f"line {t.line.line}", t.minutes, unit_minutes, 1, code, t.line.line)
+                          for t in tls], units)
+    short = units - sum(got)
+    if short > 0:
+        most = min(range(len(tls)), key=lambda i: (-tls[i].minutes, tls[i].line.line))
+        got[most] += short
+    return got, ties
+
+
+def _family_split(fam: Family, u: int, tls: list[TimedLine], unit_minutes: int, why: str,
+                  decisions: dict, ties: list[str], head: str) -> None:
+    """Decisions for the lines of one family: initial codes first, add-ons the rest."""
+    initial = [t for t in tls if t.line.code in fam.initial]
+    add_on = [t for t in tls if t.line.code not in fam.initial]
+    first = min(fam.initial_units, u)
+    init_units, t1 = _share(first, initial, unit_minutes)
+    add_units, t2 = _share(u - first, add_on, unit_minutes)
+    ties.extend(f"{head}: {t}" for t in t1 + t2)
+    for t, lu in zip(initial, init_units):
+        note = (f"; {fam.name} is one service: its initial code(s) {'/'.join(sorted(fam.initial))} get at most "
+                f"{fam.initial_units} a day, this line {lu}")
+        if not add_on and u > first:
+            note += f", and the other {u - first} belong on an add-on code ({'/'.join(sorted(fam.add_on))})"
+        decisions[t.line.line] = UnitDecision(lu, why + note)
+    for t, lu in zip(add_on, add_units):
+        note = f"; {fam.name} is one service: the add-on code(s) carry the units after the initial one, this line {lu}"
+        if not initial:
+            note += f" (the first unit belongs to an initial code, {'/'.join(sorted(fam.initial))}, not billed)"
+        decisions[t.line.line] = UnitDecision(lu, why + note)
 
 
 def allocate_days(
@@ -216,6 +314,7 @@ def allocate_days(
         if tl.minutes is None:
             short.add(key)
     cap = params.get("max_units_per_day")
+    family_of = families_of(params) if params.get("families") else None
     partials: dict[int, int] = {}
     for key, members in (sorted(groups.items()) if len(groups) > 1 else groups.items()):
         dos, label = key
@@ -240,15 +339,17 @@ def allocate_days(
         # one service per code: minutes of the same code on the same day add up
         services: list[Service] = []
         lines_of: list[list[TimedLine]] = []  # each service's lines
-        index: dict[str, int] = {}  # code -> its service
+        index: dict[str, int] = {}  # code (or family name) -> its service
         day_minutes = 0
         for tl in members:
             n = tl.line.line
             code = tl.line.code
             day_minutes += tl.minutes
-            i = index.get(code)
+            fam = family_of.get(code) if family_of else None
+            key = code if fam is None else fam.name
+            i = index.get(key)
             if i is None:
-                index[code] = len(services)
+                index[key] = len(services)
                 unit = tl.unit_minutes
                 pf = partials.get(unit)
                 if pf is None:
@@ -289,6 +390,13 @@ def allocate_days(
                    f"-> {u} {'unit' if u == 1 else 'units'} ({method})")
             if u > full:
                 why += f": {full} full, +1 for {s.minutes - full * s.unit_minutes} remaining minutes"
+            fam = family_of.get(s.code) if family_of else None
+            if fam is not None:
+                codes = sorted({t.line.code for t in tls})
+                if len(codes) > 1:
+                    why = why.replace(f"{s.code}: ", f"{'+'.join(codes)}: ", 1)
+                _family_split(fam, u, tls, s.unit_minutes, why, decisions, ties, head)
+                continue
             if len(tls) == 1:
                 decisions[tls[0].line.line] = UnitDecision(u, why)
                 continue

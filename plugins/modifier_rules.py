@@ -42,6 +42,8 @@ def register_edits(register):
          "therapy amount this year above the threshold and no KX on the line", {"group": "PR", "carc": "119", "rarc": None})
     edit("modifier.kx_review", "documentation", "info",
          "therapy amount this year above the targeted medical review threshold")
+    edit("modifier.kx_threshold_unknown", "modifier", "warning",
+         "the policy has no KX threshold for the line's year: the KX test could not be made (a policy defect)")
     edit("modifier.assistant_missing", "modifier", "error",
          "an assistant furnished more than the de minimis share and the line has no CQ/CO",
          {"group": "CO", "carc": "4", "rarc": None})
@@ -73,6 +75,8 @@ def prepare_policy(policy, base_dir, options):
                            cfg["kx"].get("groups", {"pt_slp": ["GP", "GN"], "ot": ["GO"]}).items())
         if cfg.get("kx") else (),
         "kx_thresholds": {str(k): v for k, v in cfg["kx"]["thresholds"].items()} if cfg.get("kx") else {},
+        "kx_review": {str(k): v for k, v in (cfg["kx"].get("review_thresholds") or {}).items()}
+        if cfg.get("kx") else {},
         "assistant": cfg.get("assistant"),
         "known": frozenset(cfg.get("known", [])),
         "seen": {},  # modifiers -> _verdict
@@ -115,7 +119,7 @@ def check_claim(claim, policy, allocation, data):
             edits.extend(_kx(kx, ytd, claim, data))
     assistant = data["assistant"]
     if assistant and any_extra:  # assistant minutes are a line field outside the model
-        edits.extend(_assistant(assistant, claim, data))
+        edits.extend(_assistant(assistant, claim, data, allocation))
     return edits
 
 
@@ -148,9 +152,17 @@ def _discipline_edit(ln, one_of: tuple[str, ...], claim) -> Edit:
                 lines=(ln.line,), message=msg, source=SOURCE, fix=fix)
 
 
-def _kx(kx, ytd: dict, claim, data):
+def review_threshold(kx, data, year: str):
+    """The targeted medical review threshold for ``year``: ``review_thresholds`` by year
+    first, then the single ``review_threshold``; None when the policy sets neither."""
+    by_year = data["kx_review"]
+    return by_year[year] if year in by_year else kx.get("review_threshold")
+
+
+def _kx(kx, ytd: Mapping, claim, data):
     edits = []
     thresholds = data["kx_thresholds"]
+    unknown: dict[str, list[int]] = {}  # year -> lines of a KX group in a year without threshold
     for group, mods in data["kx_groups"]:
         amount = ytd.get(group)
         if not isinstance(amount, (int, float)) or isinstance(amount, bool):
@@ -160,7 +172,12 @@ def _kx(kx, ytd: dict, claim, data):
                 continue
             year = ln.date_of_service[:4]
             threshold = thresholds.get(year)
-            if threshold is None or amount <= threshold:
+            if threshold is None:
+                lines = unknown.setdefault(year, [])
+                if ln.line not in lines:
+                    lines.append(ln.line)
+                continue
+            if amount <= threshold:
                 continue
             if "KX" not in ln.modifiers:
                 edits.append(Edit(
@@ -169,17 +186,57 @@ def _kx(kx, ytd: dict, claim, data):
                     message=(f"line {ln.line} {ln.code}: therapy amount this year is above the {year} threshold "
                              f"of ${threshold:,} ({group}); add KX if the documentation supports medical necessity"),
                 ))
-            review = kx.get("review_threshold")
+            review = review_threshold(kx, data, year)
             if review is not None and amount > review:
                 edits.append(Edit(
                     rule="modifier.kx_review", category="documentation", severity="info", lines=(ln.line,),
                     source=SOURCE,
-                    message=f"line {ln.line}: above ${review:,} this year ({group}): may be selected for "
-                            "targeted medical review"))
+                    message=f"line {ln.line}: above the {year} review threshold of ${review:,} this year "
+                            f"({group}): may be selected for targeted medical review"))
+    for year, lines in sorted(unknown.items()):
+        edits.append(Edit(
+            rule="modifier.kx_threshold_unknown", category="modifier", severity="warning",
+            lines=tuple(sorted(lines)), source=SOURCE,
+            message=(f"line(s) {', '.join(map(str, sorted(lines)))}: the policy has no KX threshold for {year}, "
+                     "so whether KX is needed was not checked; the policy must list that year's threshold")))
     return edits
 
 
-def _assistant(cfg, claim, data):
+def kx_year_gaps(kx, versions) -> list[str]:
+    """Years inside the versions' windows that ``kx.thresholds`` does not cover. An open
+    window (no ``effective_to``) is checked up to the last year with a threshold."""
+    years = {str(y) for y in kx.get("thresholds", {})}
+    last = max((int(y) for y in years), default=0)
+    gaps: set[str] = set()
+    for v in versions:
+        lo = int(v.effective_from[:4])
+        hi = int(v.effective_to[:4]) if v.effective_to else max(last, lo)
+        gaps.update(str(y) for y in range(lo, hi + 1) if str(y) not in years)
+    return sorted(gaps)
+
+
+@hookimpl
+def lint_policy(policy, versions, data):
+    kx = data and data["kx"]
+    if not kx:
+        return []
+    gaps = kx_year_gaps(kx, [policy])
+    if not gaps:
+        return []
+    return [{"at": ("modifiers", "kx", "thresholds"), "severity": "error",
+             "message": f"version '{policy.version}' is in force in {', '.join(gaps)} but modifiers.kx.thresholds "
+                        "has no amount for those years: claims then get modifier.kx_threshold_unknown instead of a "
+                        "KX test"}]
+
+
+def _assistant(cfg, claim, data, allocation=None):
+    if cfg.get("method", "whole_line") == "per_unit":
+        return _assistant_per_unit(cfg, claim, data, allocation)
+    return _assistant_whole_line(cfg, claim, data)
+
+
+def _assistant_whole_line(cfg, claim, data):
+    """The de minimis test on the whole line: assistant minutes against the share of the line's minutes."""
     edits = []
     share = cfg.get("de_minimis_percent", 10)
     by_discipline = cfg.get("modifiers", {"GP": "CQ", "GO": "CO"})
@@ -211,6 +268,119 @@ def _assistant(cfg, claim, data):
     return edits
 
 
+def assistant_split(ln) -> tuple[int, int] | None:
+    """(assistant minutes, therapist minutes) of a line: from ``time_blocks`` that say ``by``
+    (``together`` counts as the therapist's, CMS), else ``assistant_minutes`` (furnished
+    independently) and the rest of the line's minutes; None when the line says neither."""
+    blocks = ln.extra.get("time_blocks") if ln.extra else None
+    if blocks and any(b.get("by") for b in blocks):
+        a = sum(_mins(b["end"]) - _mins(b["start"]) for b in blocks if b.get("by") == "assistant")
+        t = sum(_mins(b["end"]) - _mins(b["start"]) for b in blocks if b.get("by") != "assistant")
+        return a, t
+    am = ln.extra.get("assistant_minutes") if ln.extra else None
+    minutes = ln.timed_minutes
+    if not isinstance(am, int) or isinstance(am, bool) or minutes is None:
+        return None
+    return min(am, minutes), max(minutes - am, 0)
+
+
+def _mins(t: str) -> int:
+    return int(t[:2]) * 60 + int(t[3:5])
+
+
+def final_unit_rule(cfg, dos: str) -> str:
+    """The rule for units left after full 15-minute units, in force on ``dos``."""
+    rule = "de_minimis"
+    for step in cfg.get("final_unit", ()):
+        if dos >= step["from"]:
+            rule = step["rule"]
+    return rule
+
+
+def assistant_units(units: int, a: int, t: int, share: float, rule: str) -> tuple[int, str]:
+    """How many of a service's ``units`` need CQ/CO, given the assistant's ``a`` and the
+    therapist's ``t`` minutes of it, and why (CMS CY2020 and CY2022 PFS rules).
+
+    Full 15-minute units go to whoever furnished them (assistant's with CQ/CO). Units left:
+    two of them with each provider furnishing 9-14 remaining minutes: one each (CY2022);
+    otherwise, under ``de_minimis`` (CY2020) they need CQ/CO when the assistant's remaining
+    minutes are more than ``share`` % of the remaining minutes; under ``more_minutes``
+    (CY2022) when the assistant furnished more of the remaining minutes than the therapist."""
+    a_full, t_full = a // 15, t // 15
+    a_full = min(a_full, units)
+    t_full = min(t_full, units - a_full)
+    left = units - a_full - t_full
+    ra, rt = a - 15 * a_full, t - 15 * t_full
+    why = f"{a_full} full unit(s) by the assistant, {t_full} by the therapist"
+    if left <= 0:
+        return a_full, why
+    if left == 2 and 9 <= ra <= 14 and 9 <= rt <= 14:
+        return a_full + 1, why + f"; the last 2 units split one each ({ra} and {rt} minutes left, CY2022 rule)"
+    if rule == "more_minutes":
+        need = ra > rt
+        why += (f"; the remaining {left} unit(s): the assistant furnished {ra} of {ra + rt} remaining minutes, "
+                f"{'more' if need else 'not more'} than the therapist ({rt}) (CY2022 rule)")
+    else:
+        need = ra * 100 > share * (ra + rt)
+        why += (f"; the remaining {left} unit(s): the assistant furnished {ra} of {ra + rt} remaining minutes, "
+                f"{'more than' if need else 'at most'} {share:g}% (de minimis, CY2020 rule)")
+    return a_full + (left if need else 0), why
+
+
+def _units(ln, allocation) -> int:
+    """The line's billed units, else the units computed for it."""
+    if ln.units is not None:
+        return ln.units
+    d = allocation.decisions.get(ln.line) if allocation is not None else None
+    return d.units or 0 if d is not None else 0
+
+
+def _assistant_per_unit(cfg, claim, data, allocation):
+    """CQ/CO decided per 15-minute unit of each service (code, date, discipline)."""
+    edits = []
+    share = cfg.get("de_minimis_percent", 10)
+    by_discipline = cfg.get("modifiers", {"GP": "CQ", "GO": "CO"})
+    services: dict[tuple, list] = {}
+    for ln in claim.lines:
+        disc = _discipline(data, ln)
+        needed = by_discipline.get(disc) if disc else None
+        if needed is None:
+            continue
+        services.setdefault((ln.date_of_service, ln.code, needed), []).append(ln)
+    for (dos, code, needed), lines in services.items():
+        splits = [assistant_split(ln) for ln in lines]
+        if all(sp is None for sp in splits):
+            continue  # nothing says who furnished the minutes
+        a = sum(sp[0] for sp in splits if sp)
+        t = sum(sp[1] for sp in splits if sp)
+        units = sum(_units(ln, allocation) for ln in lines)
+        with_mod = sum(_units(ln, allocation) for ln in lines if needed in ln.modifiers)
+        if not units:
+            continue
+        want, why = assistant_units(units, a, t, share, final_unit_rule(cfg, dos))
+        nums = tuple(ln.line for ln in lines)
+        where = f"line(s) {', '.join(map(str, nums))} {code} on {dos}"
+        if with_mod == want:
+            continue
+        if with_mod < want:
+            fix = ({"action": "add_modifier", "line": lines[0].line, "modifier": needed}
+                   if len(lines) == 1 and want == units else None)
+            split = "" if want == units else f"; bill {want} unit(s) with {needed} and {units - want} without (two lines)"
+            edits.append(Edit(
+                rule="modifier.assistant_missing", category="modifier", severity="error", lines=nums,
+                source=SOURCE, fix=fix,
+                message=(f"{where}: {want} of {units} unit(s) need {needed}, {with_mod} carry it ({why}){split}")))
+        else:
+            fix = ({"action": "remove_modifier", "line": lines[0].line, "modifier": needed}
+                   if len(lines) == 1 and want == 0 else None)
+            edits.append(Edit(
+                rule="modifier.assistant_not_needed", category="modifier", severity="warning", lines=nums,
+                source=SOURCE, fix=fix,
+                message=(f"{where}: {with_mod} of {units} unit(s) carry {needed} but only {want} need it ({why}); "
+                         "those are paid at the reduced rate needlessly")))
+    return edits
+
+
 @hookimpl
 def explain_claim(claim, policy, allocation, data):
     """Where the claim stands against the KX threshold."""
@@ -221,6 +391,12 @@ def explain_claim(claim, policy, allocation, data):
     if not isinstance(ytd, Mapping):
         return ["KX threshold: not checked (the claim has no patient.therapy_ytd)"]
     years = sorted({ln.date_of_service[:4] for ln in claim.lines})
-    thresholds = {str(k): v for k, v in kx["thresholds"].items()}
-    return [f"KX threshold {y}: {group} ${ytd.get(group, 0):,} of ${thresholds[y]:,}"
-            for y in years if y in thresholds for group in kx.get("groups", {"pt_slp": 0, "ot": 0})]
+    thresholds = data["kx_thresholds"]
+    out = []
+    for y in years:
+        if y not in thresholds:
+            out.append(f"KX threshold {y}: not in the policy (the KX test was not made)")
+            continue
+        out.extend(f"KX threshold {y}: {group} ${ytd.get(group, 0):,} of ${thresholds[y]:,}"
+                   for group in kx.get("groups", {"pt_slp": 0, "ot": 0}))
+    return out

@@ -8,6 +8,7 @@ Over-billing is an error (the payer reduces or denies); under-billing is a warni
 from __future__ import annotations
 
 from payer_rules import Edit, hookimpl
+from payer_rules.units import families_of
 
 SOURCE = "unit_checks"
 PAYER_RULES_GLOBAL = True
@@ -22,6 +23,9 @@ def register_edits(register):
     edit("units.unverified", "warning", "a timed line without minutes or start and end times: units cannot be checked")
     edit("units.timed_code_repeated", "warning", "a timed code on more than one line for the same date")
     edit("units.tie_broken", "info", "minutes tied and the engine chose deterministically which code gets the unit")
+    edit("units.add_on_without_primary", "error",
+         "an add-on code (each additional 15 minutes) billed on a date without an initial code of its family",
+         {"group": "CO", "carc": "107", "rarc": None})
 
 
 @hookimpl
@@ -29,11 +33,14 @@ def check_claim(claim, policy, allocation):
     edits = []
     decisions = allocation.decisions
     timed = policy.timed
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple, int] = {}
+    assistant = _assistant_modifiers(policy)
     for ln in claim.lines:
         is_timed = ln.code in timed
         if is_timed:
-            key = (ln.date_of_service, ln.code)
+            # a code on two lines, with and without CQ/CO, is the split CMS's per-unit rule
+            # asks for (modifier_rules), not a repetition to merge
+            key = (ln.date_of_service, ln.code, bool(assistant) and not assistant.isdisjoint(ln.modifiers))
             first = seen.get(key)
             if first is None:
                 seen[key] = ln.line
@@ -73,6 +80,8 @@ def check_claim(claim, policy, allocation):
             fix={"action": "set_units", "line": ln.line, "units": d.units} if d.units else
                 {"action": "remove_line", "line": ln.line},
         ))
+    if policy.unit_params.get("families"):
+        edits.extend(_add_on_without_primary(claim, families_of(policy.unit_params)))
     for tie in allocation.ties:
         edits.append(Edit(
             rule="units.tie_broken", category="units", severity="info",
@@ -80,3 +89,28 @@ def check_claim(claim, policy, allocation):
             message=f"a tie was broken deterministically: {tie}", source=SOURCE,
         ))
     return edits
+
+
+def _add_on_without_primary(claim, family_of) -> list[Edit]:
+    """Add-on lines of a family whose date has none of the family's initial codes: the
+    add-on describes "each additional 15 minutes" of a service that was never started."""
+    initials = {(ln.date_of_service, family_of[ln.code].name) for ln in claim.lines
+                if ln.code in family_of and ln.code in family_of[ln.code].initial}
+    out = []
+    for ln in claim.lines:
+        fam = family_of.get(ln.code)
+        if fam is None or ln.code in fam.initial or (ln.date_of_service, fam.name) in initials:
+            continue
+        out.append(Edit(
+            rule="units.add_on_without_primary", category="units", severity="error", lines=(ln.line,),
+            message=(f"line {ln.line} {ln.code}: an add-on code of {fam.name} without its initial code "
+                     f"({'/'.join(sorted(fam.initial))}) on {ln.date_of_service}; bill the first 15 minutes "
+                     "with the initial code"),
+            source=SOURCE))  # no automatic fix: the initial code's line has to be added
+    return out
+
+
+def _assistant_modifiers(policy) -> frozenset[str]:
+    """CQ/CO as the policy names them (``modifiers.assistant.modifiers``), or none."""
+    cfg = (policy.settings.get("modifiers") or {}).get("assistant") or {}
+    return frozenset((cfg.get("modifiers") or {}).values()) if cfg else frozenset()

@@ -151,3 +151,22 @@ def test_json_format_and_strict(tmp_path):
     (item,) = json.loads(r.stdout)
     assert item["severity"] == "warning" and item["file"] == str(p) and item["line"]
     assert cli("lint", str(p), "--strict").returncode == 1
+
+
+def test_code_shapes_checked_at_load_and_in_lint(tmp_path):
+    # "9711O" (letter O) and "971610" would never match a claim: refused with a did-you-mean
+    text = BASE.replace('timed: {"97110": 15, "97140": 15, "97124": 15}', 'timed: {"9711O": 15, "97140": 15}')
+    text = text.replace('untimed: ["97161"]', 'untimed: ["97161", "G0283", "0001F", "0042T"]\ncode_sets:\n  evals: ["9716I", "A123"]')
+    p = write(tmp_path, text)
+    got = [(sev, m) for sev, _, m in messages(p)]
+    joined = "\n".join(m for _, m in got)
+    assert any(sev == "error" for sev, _ in got)
+    assert "'9711O' is not a CPT/HCPCS code" in joined and "did you mean '97110'" in joined
+    assert "code_sets.evals: '9716I'" in joined and "did you mean '97161'" in joined
+    assert "'A123' is not a CPT/HCPCS code" in joined  # four characters: no HCPCS shape
+    assert "G0283" not in joined and "0001F" not in joined and "0042T" not in joined
+    from payer_rules import Engine
+    from payer_rules.policy import PolicyError
+    import pytest
+    with pytest.raises(PolicyError, match="did you mean .97110."):
+        Engine(tmp_path)

@@ -157,6 +157,62 @@ def test_over_and_under_billed(engine):
     assert r.status == "fail"
 
 
+# -- initial and add-on families (CPT descriptors; unit_params.families) ---------------
+
+def billed(engine, payer, *lines, mods=("GO",)):
+    return engine.evaluate(claim(payer, *[{"code": c, "minutes": m, "units": u, "modifiers": list(mods),
+                                           "diagnosis_pointers": [1]} for c, m, u in lines],
+                                 diagnoses=["R41.844"]))
+
+
+@pytest.mark.parametrize("payer", ["medicare", "generic-commercial"])
+@pytest.mark.parametrize("split", [(20, 25), (40, 5), (8, 37), (15, 30)])
+def test_cognitive_family_is_one_service_whatever_the_split(engine, payer, split):
+    # 45 minutes of cognitive function intervention: 3 units under either method (one
+    # service), 97129 "initial 15 minutes" once, 97130 "each additional 15 minutes" twice
+    r = billed(engine, payer, ("97129", split[0], 1), ("97130", split[1], 2))
+    assert units_of(r) == {"97129": 1, "97130": 2}
+    assert not [e for e in r.edits if e.category in ("units", "mue")], rules_of(r)
+    assert "one service" in r.lines[1].explanation
+
+
+def test_initial_code_alone_gets_one_unit_not_an_mue_trap(engine):
+    r = billed(engine, "medicare", ("97129", 40, 2))
+    assert units_of(r) == {"97129": 1}  # before: 3 units, then the engine's own MUE (1, MAI 2) denied them
+    e = next(e for e in r.edits if e.rule == "units.over_billed")
+    assert e.fix == {"action": "set_units", "line": 1, "units": 1}
+    assert "belong on an add-on code (97130)" in r.lines[0].explanation
+
+
+def test_add_on_without_primary(engine):
+    r = billed(engine, "medicare", ("97130", 30, 1))
+    e = next(e for e in r.edits if e.rule == "units.add_on_without_primary")
+    assert e.lines == (1,) and "97129" in e.message and e.severity == "error" and e.fix is None
+    assert units_of(r) == {"97130": 1}  # the first of 2 units belongs to the missing initial code
+    ok = billed(engine, "medicare", ("97129", 15, 1), ("97130", 15, 1))
+    assert "units.add_on_without_primary" not in rules_of(ok)
+
+
+def test_acupuncture_one_initial_a_day_add_ons_mix(engine):
+    # 97810 (without e-stim) and 97813 (with) are both "initial 15 minutes": one a day across
+    # both; 97811/97814 "each additional 15 minutes ... with re-insertion of needles" may mix
+    r = billed(engine, "medicare", ("97810", 15, 1), ("97811", 15, 1), ("97814", 15, 1), mods=())
+    assert units_of(r) == {"97810": 1, "97811": 1, "97814": 1}
+    assert not [e for e in r.edits if e.category == "units"], rules_of(r)
+    two = billed(engine, "medicare", ("97810", 20, 1), ("97813", 10, 1), mods=())
+    assert units_of(two) == {"97810": 1, "97813": 0}  # 30 min = 2 units, but one initial only
+    assert "units.over_billed" in rules_of(two)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 120), st.integers(0, 120), st.sampled_from(["medicare", "generic-commercial"]))
+def test_property_family_units_do_not_depend_on_the_split(engine, total, first, payer):
+    first = min(first, total)
+    r = billed(engine, payer, ("97129", first, 1), ("97130", total - first, 1))
+    u = units_of(r)
+    assert u["97129"] + u["97130"] == units_for_minutes(total) and u["97129"] <= 1
+
+
 # -- allocate() directly, and properties --------------------------------------------
 
 def svc(code, minutes, unit=15, partial=1, order=1):
