@@ -135,3 +135,8 @@ def build_openapi() -> dict[str, Any]:
 
 def openapi_json() -> str:
     return json.dumps(build_openapi(), indent=2, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+    sys.stdout.write(openapi_json())
