@@ -62,8 +62,6 @@ ERRORS = {
         "schema": {"$ref": "#/components/schemas/Problem"}}}},
     "413": {"description": "the body, the claims or the lines of a claim exceed a limit", "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
-    "400": {"description": "the request cannot be read", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Problem"}}}},
 }
 
 
