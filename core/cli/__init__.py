@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         writers = ["json", "text"]
     claims.add_parsers(sub, writers)
     maintain.add_parsers(sub)
+    from ..service.cli import add_parser as add_serve  # needs no web library to parse
+    add_serve(sub)
     return parser
 
 
