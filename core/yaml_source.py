@@ -13,6 +13,7 @@ such as ``!!python/object`` is refused before anything is built. On top of that 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,17 @@ class SourceError(Exception):
         self.message = message
         where = path if line is None else f"{path}:{line}" + (f":{column}" if column else "")
         super().__init__(f"{where}: {message}")
+
+
+def env_limit(name: str, default: int) -> int:
+    """A bound read from the environment variable ``name`` (a positive whole number; ``_``
+    may group digits), else ``default``. A bad value is a SourceError naming the variable."""
+    text = os.environ.get(name, "").strip().replace("_", "")
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise SourceError(name, None, "expected a positive whole number (a limit; unset it for the default)")
+    return int(text)
 
 
 class YamlInt(int):

@@ -1,0 +1,167 @@
+"""What every table reader shares: the error type, code and date forms, and bounded reading.
+
+A table file may come from someone else (a policy folder is often shipped by a payer or a
+vendor), so reading one is bounded: each record (a line, or a quoted CSV cell's lines
+together) is at most ``max_row_bytes`` long, a table has at most ``max_rows`` rows, and
+the text must be UTF-8. Each problem is a :class:`TableError` naming the file and line,
+and one that exceeds a bound names the bound and the setting that changes it. Lines are
+decoded one at a time, so a bad byte is reported at its own line.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from ..yaml_source import SourceError, env_limit
+
+CODE_RE = re.compile(r"^[A-Z0-9]{4,5}$")
+DATE_RE = re.compile(r"^[0-9]{8}$")
+NO_DELETION = 99991231
+
+#: Default bounds. Real CMS rows are under 300 bytes and the largest table (NCCI PTP, all
+#: four practitioner files of a quarter) has about 2.5 million rows.
+MAX_ROW_BYTES = 65_536
+MAX_ROWS = 10_000_000
+ROW_BYTES_ENV = "PAYER_RULES_MAX_TABLE_ROW_BYTES"
+ROWS_ENV = "PAYER_RULES_MAX_TABLE_ROWS"
+
+
+class TableError(SourceError):
+    """A table file that cannot be used, with file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableLimits:
+    """Bounds on reading one table. ``from_env()`` gives the defaults, changed by
+    $PAYER_RULES_MAX_TABLE_ROW_BYTES and $PAYER_RULES_MAX_TABLE_ROWS."""
+
+    max_row_bytes: int = MAX_ROW_BYTES
+    max_rows: int = MAX_ROWS
+
+    @classmethod
+    def from_env(cls) -> "TableLimits":
+        return cls(env_limit(ROW_BYTES_ENV, MAX_ROW_BYTES), env_limit(ROWS_ENV, MAX_ROWS))
+
+    def too_many_rows(self, path: str, line: int | None) -> TableError:
+        return TableError(path, line, f"more than {self.max_rows:,} rows in one table (the limit max_rows; "
+                                      f"set ${ROWS_ENV} to change it)")
+
+
+_DOS: dict[str, int] = {}
+
+
+def dos_int(date_text: str) -> int:
+    """'2024-03-04' -> 20240304, the form table dates are kept in (memoised: claims share dates)."""
+    hit = _DOS.get(date_text)
+    if hit is None:
+        hit = int(date_text[0:4]) * 10000 + int(date_text[5:7]) * 100 + int(date_text[8:10])
+        if len(_DOS) < 100_000:
+            _DOS[date_text] = hit
+    return hit
+
+
+def int_date(d: int) -> str:
+    """20240304 -> '2024-03-04'."""
+    return f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}"
+
+
+def date_field(value: str, path: str, line: int, what: str, star: int | None) -> int:
+    """A YYYYMMDD cell as an int; ``*`` means ``star`` where the layout allows it."""
+    value = value.strip()
+    if value == "*" and star is not None:
+        return star
+    if not DATE_RE.match(value):
+        raise TableError(path, line, f"{what}: expected a date YYYYMMDD{' or *' if star is not None else ''}")
+    return int(value)
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+class TextLines:
+    """The lines of a table file (gzip when the name ends in .gz), decoded as UTF-8 one at
+    a time and each at most ``limits.max_row_bytes`` long; ``lineno`` is the line last
+    read. Iterate it (also as a ``csv.reader`` source) inside a ``with`` block."""
+
+    def __init__(self, path: Path, limits: TableLimits | None = None):
+        self.path = path
+        self.name = str(path)
+        self.limits = limits or TableLimits.from_env()
+        self.lineno = 0
+        #: bytes read since the last ``record_done()``: a CSV record may span lines
+        self.pending = 0
+        self._fh: BinaryIO | None = None
+        self._lines: Iterator[str] | None = None
+
+    def __enter__(self) -> "TextLines":
+        try:
+            self._fh = _open_binary(self.path)
+        except OSError as exc:
+            raise TableError(self.name, None, f"cannot read file: {exc.__class__.__name__}") from None
+        self._lines = self._read(self._fh)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+    def record_done(self) -> None:
+        self.pending = 0
+
+    def __iter__(self) -> Iterator[str]:
+        """The one iterator over the file's lines (iterating again goes on where it stopped)."""
+        if self._lines is None:
+            raise RuntimeError("use TextLines in a with block")
+        return self._lines
+
+    def _read(self, fh: BinaryIO) -> Iterator[str]:
+        limit = self.limits.max_row_bytes
+        readline = fh.readline
+        while True:
+            try:
+                raw = readline(limit + 1)
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise TableError(self.name, self.lineno + 1, f"cannot read file: {exc.__class__.__name__} "
+                                 "(a damaged or truncated gzip file?)") from None
+            if not raw:
+                return
+            self.lineno += 1
+            self.pending += len(raw)
+            if self.pending > limit:
+                raise TableError(self.name, self.lineno, f"a row longer than {limit:,} bytes (the limit "
+                                 f"max_row_bytes; set ${ROW_BYTES_ENV} to change it)")
+            if self.lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a byte-order mark, as spreadsheet programs write
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise TableError(self.name, self.lineno, f"not UTF-8 text (byte {raw[exc.start]:#04x} at byte "
+                                 f"{exc.start + 1} of the line); convert the file to UTF-8") from None
+            yield text
+
+
+def csv_rows(lines: TextLines) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, cells) for each CSV record of ``lines``."""
+    reader = csv.reader(lines)
+    start = lines.lineno + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            why = str(exc)
+            if "field limit" in why:
+                why = f"a field longer than {csv.field_size_limit():,} characters (Python's csv limit)"
+            raise TableError(lines.name, start, f"not valid CSV: {why}") from None
+        lines.record_done()
+        yield start, row
+        start = lines.lineno + 1
