@@ -16,7 +16,10 @@ import threading
 from pathlib import Path
 from typing import Callable, TypeVar
 
+import platformdirs
+
 CACHE_ENV = "PAYER_RULES_CACHE"
+APP_NAME = "payer-rules"
 
 T = TypeVar("T")
 
@@ -33,12 +36,13 @@ def file_digest(paths: list[Path]) -> str:
 
 
 def cache_dir() -> Path | None:
-    """Where table indexes are cached: $PAYER_RULES_CACHE, else the user's cache folder."""
+    """Where table indexes are cached: $PAYER_RULES_CACHE (empty: no caching), else the
+    user's cache folder as the platform defines it (platformdirs: ``$XDG_CACHE_HOME`` or
+    ``~/.cache`` on Linux, ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on Windows)."""
     env = os.environ.get(CACHE_ENV)
     if env is not None:
         return Path(env) if env else None  # empty: caching off
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "payer-rules"
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
 def cache_name(prefix: str, paths: list[Path]) -> str:
