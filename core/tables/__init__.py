@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .cache import CACHE_ENV, cache_dir, file_digest
 from .mue import Mue, read_mue
-from .named import policy_table, required_table, table_paths
+from .named import allowed_roots, policy_table, required_table, table_files, table_path_problems, table_paths
 from .pfs import FeeStatus, read_pfs
 from .ptp import CACHE_FORMAT, CACHE_MAGIC, MODIFIER_INDICATORS, PtpRow, PtpTable, iter_ptp_rows, load_ptp, ptp_cache_name
 from .registry import KINDS, TABLE_NAMES, TableKind, shared
@@ -22,5 +22,5 @@ __all__ = [
     "CACHE_ENV", "CACHE_FORMAT", "CACHE_MAGIC", "CODE_RE", "DATE_RE", "KINDS", "MODIFIER_INDICATORS",
     "NO_DELETION", "TABLE_NAMES", "FeeStatus", "Mue", "PtpRow", "PtpTable", "TableError", "TableKind",
     "TableLimits", "cache_dir", "dos_int", "file_digest", "int_date", "iter_ptp_rows", "load_ptp",
-    "policy_table", "ptp_cache_name", "read_mue", "read_pfs", "required_table", "shared", "table_paths",
+    "allowed_roots", "policy_table", "ptp_cache_name", "table_files", "table_path_problems", "read_mue", "read_pfs", "required_table", "shared", "table_paths",
 ]
