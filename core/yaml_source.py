@@ -32,14 +32,15 @@ class SourceError(Exception):
         super().__init__(f"{where}: {message}")
 
 
-def env_limit(name: str, default: int) -> int:
+def env_limit(name: str, default: int, error: type[SourceError] | None = None) -> int:
     """A bound read from the environment variable ``name`` (a positive whole number; ``_``
-    may group digits), else ``default``. A bad value is a SourceError naming the variable."""
+    may group digits), else ``default``. A bad value is a SourceError (or ``error``) naming
+    the variable."""
     text = os.environ.get(name, "").strip().replace("_", "")
     if not text:
         return default
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise SourceError(name, None, "expected a positive whole number (a limit; unset it for the default)")
+        raise (error or SourceError)(name, None, "expected a positive whole number (a limit; unset it for the default)")
     return int(text)
 
 
