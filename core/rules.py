@@ -29,6 +29,8 @@ Semantics, for both evaluators:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import string
 from functools import lru_cache
 from operator import attrgetter
@@ -396,7 +398,7 @@ def compile_rules(raw_rules: list[dict], code_sets: dict[str, frozenset[str]], p
 
 def _empty(value: Any) -> bool:
     """Absent, null, or an empty text, list or mapping (0 and false are values)."""
-    return value is None or (isinstance(value, (str, list, tuple, dict)) and len(value) == 0)
+    return value is None or (isinstance(value, (str, list, tuple, Mapping)) and len(value) == 0)
 
 
 def claim_value(claim: Claim, path: str) -> Any:
@@ -420,7 +422,7 @@ def claim_getter(path: str) -> Callable[[Claim], Any]:
         else:
             value = claim.extra.get(head)
         for part in parts:
-            value = value.get(part) if isinstance(value, dict) else None
+            value = value.get(part) if isinstance(value, Mapping) else None
         return value
     return get
 
@@ -505,7 +507,7 @@ def _line_check(t: Test) -> Check:
         name, values = a
         def field_in(ln, c, d, w):
             v = line_value(ln, name)
-            return v is not None and not isinstance(v, (list, dict)) and str(v).lower() in values
+            return v is not None and not isinstance(v, (list, tuple, Mapping)) and str(v).lower() in values
         return field_in
     raise ValueError(k)  # pragma: no cover - compile never builds another kind
 

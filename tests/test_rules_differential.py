@@ -163,8 +163,8 @@ def test_threads_share_a_durable_engine(engines):
 
 def test_reload_builds_a_new_ruleset(kinds_policy):
     e = Engine(kinds_policy, rules_evaluator="durable")
-    first = e.policies.versions("rp")[0].data["policy_rules"].ruleset
+    first = e.plugin_data(e.policies.versions("rp")[0], "policy_rules").ruleset
     e.reload()
-    second = e.policies.versions("rp")[0].data["policy_rules"].ruleset
+    second = e.plugin_data(e.policies.versions("rp")[0], "policy_rules").ruleset
     assert first != second
     assert e.evaluate({"claim_id": "R", "payer": "rp", "lines": [{"code": "97140", "date_of_service": "2024-03-05"}]}).status == "fail"
