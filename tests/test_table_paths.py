@@ -155,3 +155,17 @@ def test_engine_table_roots_option(tmp_path):
     with pytest.raises(PolicyError, match="outside the policy's folder"):
         Engine(d)
     assert Engine(d, table_roots=[shared]).policies.versions("tp")
+
+
+def test_cli_table_root_flag(tmp_path):
+    shared = tmp_path / "shared-tables"
+    shared.mkdir()
+    (shared / "ptp.csv").write_text(PTP)
+    d = policy_dir(tmp_path, str(shared / "ptp.csv"))
+    claim = ('{"claim_id":"A","payer":"tp","lines":[{"line":1,"code":"97140","date_of_service":"2024-03-05",'
+             '"minutes":15,"modifiers":["GP"]},{"line":2,"code":"97124","date_of_service":"2024-03-05","minutes":15,'
+             '"modifiers":["GP"]}]}')
+    r = cli("check", "--policies", str(d), "-", stdin=claim)
+    assert r.returncode == 2 and "outside the policy's folder" in r.stderr
+    r = cli("check", "--policies", str(d), "--table-root", str(shared), "-", stdin=claim)
+    assert r.returncode in (0, 1) and "ncci.ptp" in r.stdout, r.stderr
