@@ -63,9 +63,15 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float]:
     return float(secs), int(kb) / 1024
 
 
+def table_roots(policy: Path) -> list[str]:
+    """The folders outside the policy's own that its tables lie in (a host allows them)."""
+    return sorted({str(Path(line.split("file:", 1)[1].strip()).parent)
+                   for line in (policy / "medicare.yaml").read_text().splitlines() if "file: /" in line})
+
+
 def table_load_seconds(policy: Path, env: dict) -> float:
     code = ("import time; t=time.perf_counter(); from payer_rules import Engine; "
-            f"Engine({str(policy)!r}); print(time.perf_counter()-t)")
+            f"Engine({str(policy)!r}, table_roots={table_roots(policy)!r}); print(time.perf_counter()-t)")
     out = subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, text=True)
     return float(out.stdout.strip())
 
@@ -84,7 +90,7 @@ with open(claims_file) as fh:
         claims.append(parse_claim(c))
 out = {"claims": len(claims)}
 for name in ("builtin", "durable"):
-    engine = Engine(policy, rules_evaluator=name)
+    engine = Engine(policy, rules_evaluator=name, table_roots=json.loads(sys.argv[4]))
     ev = engine.plugin_data(engine.policies.versions("medicare")[0], "policy_rules")
     best = 1e9
     for _ in range(3):
@@ -99,7 +105,8 @@ print(json.dumps(out))
 
 def rules_only(policy: Path, claims: Path, env: dict) -> dict:
     """The rules step alone under each evaluator (best of three passes over 20,000 claims)."""
-    out = subprocess.run([sys.executable, "-c", RULES_ONLY, str(policy), str(claims), "20000"],
+    out = subprocess.run([sys.executable, "-c", RULES_ONLY, str(policy), str(claims), "20000",
+                          json.dumps(table_roots(policy))],
                          check=True, env=env, capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -124,8 +131,10 @@ def main() -> None:
             import bench_tables
             bench_tables.generated(ptp, args.table_rows)
         policy = make_policy(tmp / "policy", ptp)
+        # the policy names tables in other folders: allowed explicitly, as a host would
+        policy_args = ["--policies", str(policy), *(a for r in table_roots(policy) for a in ("--table-root", r))]
         exe = [sys.executable, "-m", "payer_rules.cli"]
-        subprocess.run(exe + ["payers", "--policies", str(policy)], check=True, env=env,
+        subprocess.run(exe + ["payers", *policy_args], check=True, env=env,
                        stdout=subprocess.DEVNULL)  # builds the PTP cache, untimed
         load = table_load_seconds(policy, env)
         t = bundled() / "tables"
@@ -133,7 +142,7 @@ def main() -> None:
         def engine(workers: int) -> tuple[float, float, float]:
             summary = tmp / f"summary{workers}.json"
             secs, rss = timed(exe + ["batch", str(claims), "-o", str(tmp / f"out{workers}.jsonl"), "-q",
-                                     "--payer", "medicare", "--workers", str(workers), "--policies", str(policy),
+                                     "--payer", "medicare", "--workers", str(workers), *policy_args,
                                      "--summary", str(summary)], env)
             return secs, json.loads(summary.read_text())["seconds"], rss
 
@@ -161,7 +170,7 @@ def main() -> None:
         if durable_ok:
             summary = tmp / "summary_durable.json"
             secs, rss = timed(exe + ["batch", str(claims), "-o", str(tmp / "out_durable.jsonl"), "-q",
-                                     "--payer", "medicare", "--rules-evaluator", "durable", "--policies", str(policy),
+                                     "--payer", "medicare", "--rules-evaluator", "durable", *policy_args,
                                      "--summary", str(summary)], env)
             work = json.loads(summary.read_text())["seconds"]
             rows.append(("engine, durable-rules evaluator, 1 worker", secs, work, rss))

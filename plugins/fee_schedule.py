@@ -45,7 +45,7 @@ def prepare_policy(policy, base_dir, options):
     cfg = policy.settings.get("fee_schedule")
     if cfg is None:
         return None
-    table, version = required_table(policy, "pfs", "fee_schedule")
+    table, version = required_table(policy, "pfs", "fee_schedule", options)
     return table, version, cfg.get("statuses", {}), cfg.get("replacements", {})
 
 

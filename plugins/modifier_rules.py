@@ -62,7 +62,7 @@ def prepare_policy(policy, base_dir, options):
         codes = set(disc.get("codes", []))
         mult = disc.get("fee_schedule_mult_proc")
         if mult is not None:
-            table, _ = required_table(policy, "pfs", "modifiers.discipline.fee_schedule_mult_proc")
+            table, _ = required_table(policy, "pfs", "modifiers.discipline.fee_schedule_mult_proc", options)
             codes |= {c for c, fs in table.items() if fs.mult_proc == str(mult)}
         therapy_codes = frozenset(codes)
     return {

@@ -43,7 +43,7 @@ def prepare_policy(policy, base_dir, options):
     cfg = policy.settings.get("mue")
     if cfg is None:
         return None
-    table, version = required_table(policy, "mue", "mue")
+    table, version = required_table(policy, "mue", "mue", options)
     return table, version, frozenset(cfg.get("separate_line_modifiers", []))
 
 

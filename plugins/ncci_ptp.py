@@ -80,7 +80,7 @@ def prepare_policy(policy, base_dir, options):
     cfg = policy.settings.get("ncci")
     if not cfg:
         return None
-    table, version = required_table(policy, "ptp", "ncci")
+    table, version = required_table(policy, "ptp", "ncci", options)
     overrides = {}
     for o in cfg.get("overrides", []):
         c1, c2 = str(o["column1"]), str(o["column2"])

@@ -371,7 +371,7 @@ def test_bad_table_refused_with_line(tmp_path):
         "column1,column2,deletion_date,modifier_indicator,rationale\n97140,97124,*,0,x\n97140,97530,2019123,1,x\n")
     text = (bundled_dir() / "generic-commercial.yaml").read_text()
     text = text.replace("tables/medicare_ptp_v301r0_therapy.csv", "tables/ptp.csv")
-    text = text.replace("tables/medicare_mue", str(bundled_dir() / "tables" / "medicare_mue"))
+    shutil.copy(bundled_dir() / "tables" / "medicare_mue_2024-04-01_therapy.csv", tmp_path / "tables")
     (tmp_path / "gc.yaml").write_text(text)
     with pytest.raises(PolicyError) as exc:
         Engine(tmp_path)

@@ -125,7 +125,7 @@ def test_duplicate_rule_id_is_an_error(tmp_path):
     assert sev == "error" and "rule id 'r.a' is used twice" in msg and line == 41
 
 
-def test_tables_outside_folder_and_stale_override(tmp_path):
+def test_tables_outside_folder(tmp_path):
     pol = tmp_path / "pol"
     pol.mkdir()
     text = (bundled_dir() / "generic-commercial.yaml").read_text()
@@ -133,14 +133,23 @@ def test_tables_outside_folder_and_stale_override(tmp_path):
     text = text.replace("file: tables/medicare_mue", f"file: {tables}/medicare_mue")
     (pol / "tables").mkdir()
     shutil.copy(tables / "medicare_ptp_v301r0_therapy.csv", pol / "tables")
+    p = write(pol, text, "gc.yaml")
+    got = messages(p)
+    line = text.splitlines().index(f"    file: {tables}/medicare_mue_2024-04-01_therapy.csv") + 1
+    assert ("error", line) in {(sev, ln) for sev, ln, m in got if "tables.mue" in m and "outside the policy's folder" in m}
+    r = cli("lint", str(p))
+    assert r.returncode == 1 and f"{p}:{line}:" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_stale_ptp_override(tmp_path):
+    text = (bundled_dir() / "generic-commercial.yaml").read_text()
+    shutil.copytree(bundled_dir() / "tables", tmp_path / "tables")
     # 97140/97530 was deleted 2019-12-31; an override of it in a 2024 policy changes nothing
     text = text.replace('''    - {column1: "97140", column2: "97124"''', '''    - {column1: "97140", column2: "97530", modifier_indicator: 9}
     - {column1: "97140", column2: "97124"''')
     text = text.replace('effective_from: "2017-01-01"', 'effective_from: "2024-01-01"')
-    p = write(pol, text, "gc.yaml")
-    got = messages(p)
-    text_out = "\n".join(m for _, _, m in got)
-    assert any(sev == "error" and "lies outside the policy's folder" in m for sev, _, m in got)
+    p = write(tmp_path, text, "gc.yaml")
+    text_out = "\n".join(m for _, _, m in messages(p))
     assert "override of 97140/97530: the table deleted that edit on 2019-12-31" in text_out
 
 

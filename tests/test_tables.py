@@ -79,6 +79,24 @@ def test_cache_roundtrip_and_reuse(tmp_path, monkeypatch):
     assert load_ptp([f]).lookup("97140", "97124", 20240101).modifier_indicator == 0
 
 
+def test_cache_folder_env_override_and_platform_default(tmp_path, monkeypatch):
+    import platformdirs
+
+    from payer_rules.tables import cache_dir
+    monkeypatch.setenv("PAYER_RULES_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    monkeypatch.setenv("PAYER_RULES_CACHE", "")
+    assert cache_dir() is None  # empty: caching off
+    f = tmp_path / "p.csv"
+    f.write_text("column1,column2,deletion_date,modifier_indicator,rationale\n97140,97124,*,0,a\n")
+    assert load_ptp([f]).lookup("97140", "97124", 20240101) is not None  # and loading still works
+    monkeypatch.delenv("PAYER_RULES_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == Path(platformdirs.user_cache_dir("payer-rules", appauthor=False))
+    if sys.platform.startswith("linux"):
+        assert cache_dir() == tmp_path / "xdg" / "payer-rules"
+
+
 CMS_MUE = ('"CPT codes, descriptions and other data only are copyright 2023 American Medical Association."\n'
            '"HCPCS/CPT Code","Practitioner Services MUE Values","MUE Adjudication Indicator","MUE Rationale"\n'
            '97110,6,"3 Date of Service Edit: Clinical","Clinical: Data"\n'

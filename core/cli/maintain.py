@@ -82,7 +82,7 @@ def _policy_dirs(paths: list[str]) -> list[Path]:
 
 
 def cmd_tables_import(args: argparse.Namespace) -> int:
-    from ..table_import import import_table
+    from ..tables.importer import import_table
     from ..tables import TableError
     try:
         prov = import_table(args.kind, [Path(s) for s in args.sources], Path(args.out), args.version, args.codes)

@@ -5,6 +5,7 @@ beside it (``<out>.provenance.json``: kind, version, source files and their SHA-
 count, code filter). For PTP the compact index is built and cached at the same time, so
 the first policy load after an import is already fast. The bundled Medicare tables were
 made with this command from ``../shared/data`` (see payer_configs/tables/README.md).
+What each kind writes is its module's ``HEADER`` and ``import_rows`` (:data:`.KINDS`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import json
 import re
 from pathlib import Path
 
-from .tables import NO_DELETION, file_digest, iter_ptp_rows, load_ptp, read_mue, read_pfs
+from .cache import file_digest
+from .registry import KINDS as _REGISTRY
 
-KINDS = ("ptp", "mue", "pfs")
+KINDS = tuple(_REGISTRY)
 
 
 def _open_out(path: Path):
@@ -32,40 +34,18 @@ def _open_out(path: Path):
 def import_table(kind: str, sources: list[Path], out: Path, version: str, codes: str | None = None) -> dict:
     """Read ``sources`` (any supported layout), keep rows whose codes match ``codes``
     (a regular expression; both columns for PTP), write ``out`` and its provenance."""
-    if kind not in KINDS:
+    if kind not in _REGISTRY:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    spec = _REGISTRY[kind]
     keep = re.compile(codes).fullmatch if codes else (lambda c: True)
     rows = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     with _open_out(out) as fh:
         w = csv.writer(fh, lineterminator="\n")
-        if kind == "ptp":
-            w.writerow(["column1", "column2", "effective_date", "deletion_date", "modifier_indicator", "rationale"])
-            for src in sources:
-                for _, c1, c2, eff, dele, mod, rat in iter_ptp_rows(src):
-                    if keep(c1) and keep(c2):
-                        w.writerow([c1, c2, f"{eff:08d}", "*" if dele == NO_DELETION else dele, mod, rat])
-                        rows += 1
-        elif kind == "mue":
-            w.writerow(["hcpcs", "mue_value", "mue_adjudication_indicator", "mue_rationale"])
-            merged = {}
-            for src in sources:
-                merged.update(read_mue(src))
-            for code in sorted(merged):
-                if keep(code):
-                    m = merged[code]
-                    w.writerow([m.code, m.value, m.mai, m.rationale])
-                    rows += 1
-        else:
-            w.writerow(["hcpcs", "modifier", "status", "mult_proc"])
-            merged = {}
-            for src in sources:
-                merged.update(read_pfs(src))
-            for code in sorted(merged):
-                if keep(code):
-                    s = merged[code]
-                    w.writerow([s.code, "", s.status, s.mult_proc])
-                    rows += 1
+        w.writerow(spec.header)
+        for row in spec.import_rows(sources, keep):
+            w.writerow(row)
+            rows += 1
     provenance = {
         "kind": kind,
         "version": version,
@@ -75,8 +55,8 @@ def import_table(kind: str, sources: list[Path], out: Path, version: str, codes:
         "file_sha256": file_digest([out]),
     }
     Path(str(out) + ".provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
-    if kind == "ptp":
-        load_ptp([out])  # builds and caches the index now
+    if spec.after_import is not None:
+        spec.after_import(out)
     return provenance
 
 
