@@ -137,7 +137,7 @@ def test_bundle_opens_into_the_same_results_without_building_the_ptp_index(engin
     def no_build(*a, **k):
         raise AssertionError("the PTP index was rebuilt")
     monkeypatch.setattr(tables.PtpTable, "build", no_build)
-    monkeypatch.setattr(tables, "_CACHE", {})  # nothing loaded in this process
+    monkeypatch.setattr(tables.cache, "_SHARED", {})  # nothing loaded in this process
     bundled = engine_from_bundle(path)
     assert engine_from_bundle(path) is bundled  # once per process
     claims = _claims(100)
@@ -196,7 +196,7 @@ def test_bundle_of_the_full_ptp_table_opens_without_a_rebuild(tmp_path, monkeypa
     (folder / "medicare.yaml").write_text(text)
     path = build_bundle(tmp_path / "b.zip", folder)
     monkeypatch.setattr(tables.PtpTable, "build", lambda *a, **k: pytest.fail("the PTP index was rebuilt"))
-    monkeypatch.setattr(tables, "_CACHE", {})
+    monkeypatch.setattr(tables.cache, "_SHARED", {})
     engine = engine_from_bundle(path)
     table, _ = tables.policy_table(engine.policies.all()[0], "ptp")
     assert len(table) > 1_000_000
