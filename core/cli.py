@@ -21,6 +21,7 @@ from .fixes import fix_claim
 from .models import Result
 from .plugin_manager import PluginError
 from .policy import PolicyError, bundled_dir, load_schema
+from .batch import DEFAULT_CLAIM_TIMEOUT
 from .readers import read_claims
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -79,7 +80,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     bout = sys.stdout.buffer
     failed = total = 0
     try:
-        records = read_claims(args.file, engine.x12_payers())
+        records = read_claims(args.file, readers=engine, format=args.input_format)
         for n, raw in records:
             total += 1
             result = engine.evaluate(raw, args.payer)
@@ -180,7 +181,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         summary = run_batch(args.input, args.output, engine=engine, payer=args.payer,
                             workers=args.workers, resume=args.resume,
-                            progress=False if args.quiet else None)
+                            progress=False if args.quiet else None, format=args.input_format,
+                            claim_timeout=args.claim_timeout)
     except FileNotFoundError as exc:
         raise UsageError(f"cannot read {exc.filename}: no such file") from None
     except (OSError, ValueError) as exc:
@@ -189,7 +191,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         sys.stderr.write(summary.text() + "\n")
     if args.summary:
         Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-    if summary.statuses.get("error"):
+    if summary.any_errors():  # the whole output, a resumed part included
         return EXIT_SOME_FAILED
     return EXIT_OK
 
@@ -198,7 +200,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     engine = _engine(args)
     failed = 0
     try:
-        for n, raw in read_claims(args.file, engine.x12_payers()):
+        for n, raw in read_claims(args.file, readers=engine, format=args.input_format):
             info = engine.explain(raw, args.payer)
             failed += info["status"] == "error"
             if args.format == "json":
@@ -376,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="policy folder or file (repeatable); default: the bundled policies")
         p.add_argument("--rules-evaluator", choices=["builtin", "durable"], default="builtin",
                        help="what runs the policies' rules: builtin (default) or durable (durable-rules, extra 'rete')")
+        p.add_argument("--input-format", metavar="READER",
+                       help="the claim file's format, a reader's name (jsonl, x12-837p, ...); default: recognised")
 
     p = sub.add_parser("check", help="check claims; one JSON result per claim, in input order")
     p.add_argument("file", help="claims: one JSON object, a JSON array, JSON lines or an X12 837P file; - for standard input")
@@ -397,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue an interrupted run: keep the complete lines already in the output")
     p.add_argument("--payer", help="evaluate every claim under this payer")
     p.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
+    p.add_argument("--claim-timeout", type=float, default=DEFAULT_CLAIM_TIMEOUT, metavar="SECONDS",
+                   help=f"a claim taking longer becomes an error record (default {DEFAULT_CLAIM_TIMEOUT:g}; 0: no limit)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary on standard error")
     with_policies(p)
     p.set_defaults(func=cmd_batch)

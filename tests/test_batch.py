@@ -72,13 +72,27 @@ def test_workers_identical(claims_file, reference, tmp_path):
     assert summary["workers"] == 2 and sum(summary["status"].values()) == 3003
 
 
+class Stop(Exception):
+    pass
+
+
+def interrupted_run(src, out, after: int) -> None:
+    """A run stopped after ``after`` records were written and checkpointed."""
+    def stop(written):
+        if written >= after:
+            raise Stop
+    with pytest.raises(Stop):
+        run_batch(str(src), str(out), progress=False, on_chunk=stop)
+
+
 def test_resume_after_partial_line(claims_file, reference, tmp_path):
     out = tmp_path / "partial.jsonl"
-    cut = reference.index(b"\n", len(reference) // 3) + 40  # mid-line
-    out.write_bytes(reference[:cut])
+    interrupted_run(claims_file, out, 1000)
+    with open(out, "ab") as fh:  # killed while writing the next chunk, after the checkpoint
+        fh.write(reference[len(out.read_bytes()):][:5000])
     summary = run_batch(str(claims_file), str(out), resume=True, progress=False)
     assert out.read_bytes() == reference
-    assert summary.skipped + summary.claims == 3003 and summary.skipped > 0
+    assert summary.skipped == 1000 and summary.skipped + summary.claims == 3003
 
 
 def test_resume_after_kill_9(claims_file, reference, tmp_path):
