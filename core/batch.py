@@ -428,7 +428,14 @@ def run_batch(
             raw: Iterator[tuple[int, int, Any]] = jsonl.raw_records(fin, name, options)
         else:
             raw = ((n, 0, rec) for n, rec in records)
-        tell = fin.tell if in_path is not None else (lambda: 0)
+        def tell() -> int:
+            """Where the consumed prefix ends; a reader that closed the stream read it all."""
+            if in_path is None:
+                return 0
+            try:
+                return fin.tell()
+            except ValueError:
+                return size or 0
         feed = chunks(raw, cp.records, chunk_size, tell)
         recorder = _Recorder(side, in_path, cp, digest)
         recorder.save()  # a run that starts over replaces any earlier record at once
