@@ -115,3 +115,10 @@ def test_broken_reader_costs_the_rest_of_its_file_not_the_run(tmp_path):
     records = list(read_claims(str(f), readers=engine, format="broken"))
     assert len(records) == 2 and isinstance(records[1][1], ReadError)
     assert "reader 'broken'" in records[1][1].message and "secret" not in records[1][1].message
+
+
+def test_docs_show_the_example_reader():
+    doc = (ROOT / "docs" / "readers.md").read_text()
+    source = (EXAMPLE / "acme_csv_reader.py").read_text()
+    block = doc.split("```python\nimport csv\n", 1)[1].split("```", 1)[0]
+    assert ("import csv\n" + block).strip() in source

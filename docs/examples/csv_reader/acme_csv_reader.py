@@ -24,7 +24,7 @@ def read(stream, name, options):
     if next(rows, None) != HEADER:
         yield 1, ReadError(f"{name}:1: expected the header {','.join(HEADER)}")
         return
-    n, claim, first_row = 0, None, 0
+    n, claim = 0, None
     for lineno, row in enumerate(rows, start=2):
         if len(row) != len(HEADER):
             if claim is not None:
@@ -40,7 +40,7 @@ def read(stream, name, options):
             yield n, claim
             claim = None
         if claim is None:
-            claim, first_row = {"claim_id": cid, "payer": payer, "lines": []}, lineno
+            claim = {"claim_id": cid, "payer": payer, "lines": []}
         if len(claim["lines"]) >= options.max_claim_lines:
             continue  # the claim becomes an error below: over the limit
         claim["lines"].append({"code": code, "minutes": int(minutes) if minutes.isascii() and minutes.isdigit()
