@@ -32,6 +32,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from operator import attrgetter
@@ -125,6 +126,9 @@ _EDIT_KEY = attrgetter("category", "severity", "rule")  # what the summary count
 def _init_worker(sources: list[str] | None, payer: str | None, evaluator: str, options: ReadOptions,
                  budget: float | None, parent: int) -> None:
     global _ENGINE, _PAYER, _OPTIONS, _BUDGET
+    # Ctrl-C goes to the whole process group: the parent stops the run, workers are left
+    # to die with it rather than break the pool half way through a chunk
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     if _ENGINE is None:  # with fork the parent's engine is already here
         _ENGINE = Engine(sources, rules_evaluator=evaluator)
@@ -232,6 +236,10 @@ def done_records(out: Path) -> int:
         with open(out, "r+b") as fh:
             fh.truncate(last_end)
     return count
+
+
+class WorkerDied(ValueError):
+    """A worker process was killed under the batch; what was written before it stands."""
 
 
 class ResumeError(ValueError):
@@ -452,12 +460,21 @@ def run_batch(
                     method = "fork" if "fork" in _start_methods() else "spawn"
                     _ENGINE = engine if method == "fork" else None
                     sources = [str(p) for p in engine._sources]
+                    pool = ProcessPoolExecutor(workers, mp_context=get_context(method), initializer=_init_worker,
+                                               initargs=(sources, payer, engine.rules_evaluator, options, budget,
+                                                         os.getpid()))
                     try:
-                        with ProcessPoolExecutor(workers, mp_context=get_context(method), initializer=_init_worker,
-                                                 initargs=(sources, payer, engine.rules_evaluator, options, budget,
-                                                           os.getpid())) as pool:
-                            _write(_in_order(pool, feed, name, window=workers * 2), fout, summary, bar, on_chunk,
-                                   recorder)
+                        _write(_in_order(pool, feed, name, window=workers * 2), fout, summary, bar, on_chunk,
+                               recorder)
+                    except BrokenProcessPool:
+                        _stop(pool)
+                        raise WorkerDied("a worker process died abruptly (killed, or out of memory); the output "
+                                         "holds the records before it: run again with --resume") from None
+                    except BaseException:  # Ctrl-C: stop now, not after the chunks in flight
+                        _stop(pool)
+                        raise
+                    else:
+                        pool.shutdown(wait=True)
                     finally:
                         _ENGINE = None
         finally:
@@ -492,6 +509,13 @@ def _write(results: Iterator[tuple[tuple[bytes, dict], int]], fout: BinaryIO, su
         bar.update(summary.claims, consumed or None)
         if on_chunk:
             on_chunk(summary.claims)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the workers at once (their chunks are not written; --resume redoes them)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _start_methods() -> list[str]:
