@@ -26,6 +26,9 @@ LINE_FIELDS = frozenset({
 })
 CLAIM_FIELDS = frozenset({"claim_id", "payer", "lines", "patient", "provider", "diagnoses", "date_of_service"})
 MAX_MINUTES = 24 * 60
+#: the largest whole number a claim may carry (line numbers, units, pointers): far above
+#: any real claim, far below what a 64-bit result field holds
+MAX_WHOLE = 999_999_999
 
 
 class ClaimError(ValueError):
@@ -33,7 +36,8 @@ class ClaimError(ValueError):
 
 
 def valid_date(text: str) -> bool:
-    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+    """YYYY-MM-DD in ASCII digits (int() would also take other scripts' digits)."""
+    if len(text) != 10 or text[4] != "-" or text[7] != "-" or not text.isascii():
         return False
     try:
         date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
@@ -43,12 +47,13 @@ def valid_date(text: str) -> bool:
 
 
 def _whole(value: Any) -> int | None:
-    """An int from an int or integral float; None for anything else (bools included)."""
+    """An int of at most MAX_WHOLE from an int or integral float; None for anything else
+    (bools, 1e20, 2**64 included: such a number cannot be a count in a claim)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
+        return value if -MAX_WHOLE <= value <= MAX_WHOLE else None
+    if isinstance(value, float) and value.is_integer() and -MAX_WHOLE <= value <= MAX_WHOLE:
         return int(value)
     return None
 
@@ -74,7 +79,7 @@ def _norm_code(code: Any) -> str | None:
         if hit is not None:
             return hit
         norm = code.strip().upper()
-        if not CODE_RE.match(norm):
+        if not CODE_RE.match(norm) or not code.isascii():  # "ﬀ".upper() is "FF"
             return None
         if len(_CODES) < _CACHE_MAX:
             _CODES[code] = norm
@@ -95,7 +100,7 @@ def _norm_mods(mods_raw: list) -> tuple[str, ...] | None:
         return hit
     out = []
     for m in mods_raw:
-        if type(m) is not str or not MODIFIER_RE.match(m.strip().upper()):
+        if type(m) is not str or not m.isascii() or not MODIFIER_RE.match(m.strip().upper()):
             return None
         out.append(m.strip().upper())
     norm = tuple(out)
@@ -148,10 +153,10 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
     bad: list[str] = []  # field names; turned into messages only when something is wrong
     get = raw.get
     line_no = get("line", position)
-    if type(line_no) is not int or line_no < 1:
+    if type(line_no) is not int or not 1 <= line_no <= MAX_WHOLE:
         line_no = _whole(line_no)
         if line_no is None or line_no < 1:
-            bad.append("line: must be a whole number, 1 or more")
+            bad.append(f"line: must be a whole number from 1 to {MAX_WHOLE:,}")
             line_no = position
     raw_code = get("code")
     code = _CODES.get(raw_code) if type(raw_code) is str else None
@@ -174,7 +179,7 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
                 norm = _norm_mods(mods_raw)
             if norm is None:
                 for j, m in enumerate(mods_raw):
-                    if type(m) is not str or not MODIFIER_RE.match(m.strip().upper()):
+                    if type(m) is not str or not m.isascii() or not MODIFIER_RE.match(m.strip().upper()):
                         bad.append(f"modifiers[{j}]: must be a two-character modifier")
             else:
                 mods = norm
@@ -192,10 +197,10 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
             bad.append(f"minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
             minutes = None
     units = get("units")
-    if units is not None and (type(units) is not int or units < 0):
+    if units is not None and (type(units) is not int or not 0 <= units <= MAX_WHOLE):
         units = _whole(units)
         if units is None or units < 0:
-            bad.append("units: must be a whole number, 0 or more")
+            bad.append(f"units: must be a whole number from 0 to {MAX_WHOLE:,}")
             units = None
     pointers_raw = get("diagnosis_pointers")
     pointers: tuple[int, ...] = ()

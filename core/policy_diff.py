@@ -217,7 +217,7 @@ def diff(engine, payer: str, old_spec: str, new_spec: str, claims_file: str | No
         "tables": table_changes(old.version, new.version),
     }
     if claims_file:
-        out["impact"] = impact(old, new, (raw for _, raw in read_claims(claims_file)), payer).to_dict()
+        out["impact"] = impact(old, new, (raw for _, raw in read_claims(claims_file, readers=engine)), payer).to_dict()
     return out
 
 

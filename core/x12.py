@@ -28,6 +28,9 @@ from .readers import ReadError
 COMPONENT_GUESSES = (">", ":", "^", "|", "\\")
 DX_QUALIFIERS = {"BK", "BF", "ABK", "ABF", "BJ", "ABJ", "APR", "PR"}
 PROVIDER_CODE = re.compile(r"^[A-Z0-9]{4,5}$")
+#: a quantity or number in an element: ASCII digits, an optional sign and decimal part
+#: (float() alone would take other scripts' digits, "inf" and 1e30)
+NUMBER = re.compile(r"^[+-]?[0-9]{1,15}(\.[0-9]{1,6})?$")
 
 
 class X12Error(ValueError):
@@ -52,7 +55,7 @@ def _separators(text: str) -> tuple[str, str, str, int]:
 
 def _date(d8: str) -> str | None:
     d8 = d8.strip()
-    if len(d8) != 8 or not d8.isdigit():
+    if len(d8) != 8 or not d8.isascii() or not d8.isdigit():
         return None
     return f"{d8[0:4]}-{d8[4:6]}-{d8[6:8]}"
 
@@ -167,7 +170,11 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
                 claim["date_of_service"] = d
         elif tag == "LX":
             in_other_payer = False
-            line = {"line": int(get(1)) if get(1).isdigit() else len(claim["lines"]) + 1}
+            lx = get(1)
+            ok = lx.isascii() and lx.isdigit() and len(lx) <= 6
+            if lx and not ok:
+                problems.append(f"segment {seg_no} LX01: the line number is not a number of up to 6 digits")
+            line = {"line": int(lx) if ok else len(claim["lines"]) + 1}
             claim["lines"].append(line)
         elif tag == "SV1":
             if line is None:
@@ -180,11 +187,9 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
             line["code"] = code
             line["modifiers"] = [m.strip().upper() for m in parts[2:6] if m.strip()]
             qty = get(4)
-            try:
-                amount = float(qty) if qty else None
-            except ValueError:
-                amount = None
-                problems.append(f"segment {seg_no} SV104: the quantity is not a number")
+            amount = float(qty) if qty and NUMBER.match(qty) else None
+            if qty and amount is None:
+                problems.append(f"segment {seg_no} SV104: the quantity is not a number of up to 15 digits")
             if amount is not None and amount.is_integer():
                 if get(3) == "MJ":
                     line["minutes"] = int(amount)
@@ -196,10 +201,10 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
             if ptrs:
                 pointers = []
                 for p in _split(ptrs, comp):
-                    try:
+                    if NUMBER.match(p) and float(p).is_integer():
                         pointers.append(int(float(p)))
-                    except ValueError:
-                        problems.append(f"segment {seg_no} SV107: a diagnosis pointer is not a number")
+                    else:
+                        problems.append(f"segment {seg_no} SV107: a diagnosis pointer is not a whole number")
                 line["diagnosis_pointers"] = pointers
         elif tag in ("SE", "GE", "IEA"):
             done = finish()

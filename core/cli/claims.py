@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..fixes import fix_claim
+from ..batch import DEFAULT_CLAIM_TIMEOUT
 from ..readers import read_claims
 from ..writers import WriterError, open_writer, write_result
 from ..writers.text import _s, render_explain
@@ -27,7 +28,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     failed = total = 0
     try:
-        records = read_claims(args.file, engine.x12_payers())
+        records = read_claims(args.file, readers=engine, format=args.input_format)
         for n, raw in records:
             total += 1
             result = engine.evaluate(raw, args.payer)
@@ -162,7 +163,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         summary = run_batch(args.input, args.output, engine=engine, payer=args.payer,
                             workers=args.workers, resume=args.resume,
-                            progress=False if args.quiet else None)
+                            progress=False if args.quiet else None, format=args.input_format,
+                            claim_timeout=args.claim_timeout)
     except FileNotFoundError as exc:
         raise UsageError(f"cannot read {exc.filename}: no such file") from None
     except (OSError, ValueError) as exc:
@@ -171,7 +173,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         sys.stderr.write(summary.text() + "\n")
     if args.summary:
         Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-    if summary.statuses.get("error"):
+    if summary.any_errors():  # the whole output, a resumed part included
         return EXIT_SOME_FAILED
     return EXIT_OK
 
@@ -180,7 +182,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     engine = engine_from(args)
     failed = 0
     try:
-        for n, raw in read_claims(args.file, engine.x12_payers()):
+        for n, raw in read_claims(args.file, readers=engine, format=args.input_format):
             info = engine.explain(raw, args.payer)
             failed += info["status"] == "error"
             if args.format == "json":
@@ -190,6 +192,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot read {args.file}: {exc.strerror or exc.__class__.__name__}") from None
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def input_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-format", metavar="READER",
+                   help="the claim file's format: a reader plugin (jsonl, x12-837p, ...); default: recognised")
 
 
 def add_parsers(sub: argparse._SubParsersAction, writers: list[str]) -> None:
@@ -203,18 +210,22 @@ def add_parsers(sub: argparse._SubParsersAction, writers: list[str]) -> None:
     p.add_argument("--fix", action="store_true",
                    help="add the corrected claim beside each result (fixed_claim, fixes_applied, fixes_left); "
                         "only fixes that need no clinical judgment are applied")
+    input_format(p)
     with_policies(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("batch", help="stream JSON lines in, one result per claim out, in order; parallel, resumable")
-    p.add_argument("input", help="claims as JSON lines")
+    p.add_argument("input", help="claims (as for check: any reader's format)")
     p.add_argument("-o", "--output", required=True, help="results as JSON lines (same order as the input)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (the output is identical for any number)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run: keep the complete lines already in the output")
     p.add_argument("--payer", help="evaluate every claim under this payer")
     p.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
+    p.add_argument("--claim-timeout", type=float, default=DEFAULT_CLAIM_TIMEOUT, metavar="SECONDS",
+                   help=f"a claim taking longer becomes an error record (default {DEFAULT_CLAIM_TIMEOUT:g}; 0: no limit)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary on standard error")
+    input_format(p)
     with_policies(p)
     p.set_defaults(func=cmd_batch)
 
@@ -236,6 +247,7 @@ def add_parsers(sub: argparse._SubParsersAction, writers: list[str]) -> None:
     p.add_argument("file", help="claims (as for check)")
     p.add_argument("--payer")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    input_format(p)
     with_policies(p)
     p.set_defaults(func=cmd_explain)
 
