@@ -24,10 +24,13 @@ import re
 from typing import Any, Iterator
 
 from .readers import ReadError
+from .x12_envelope import TAGS as ENVELOPE_TAGS, Envelope
 
 COMPONENT_GUESSES = (">", ":", "^", "|", "\\")
 DX_QUALIFIERS = {"BK", "BF", "ABK", "ABF", "BJ", "ABJ", "APR", "PR"}
 PROVIDER_CODE = re.compile(r"^[A-Z0-9]{4,5}$")
+#: a charge (CLM02, SV102): ASCII digits with at most two decimals
+MONEY = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
 
 
 class X12Error(ValueError):
@@ -68,6 +71,11 @@ def _split(value: str, declared: str) -> list[str]:
     return [value]
 
 
+def _money(value: str) -> float | None:
+    value = value.strip()
+    return round(float(value), 2) if value and MONEY.match(value) else None
+
+
 def _dx(code: str) -> str:
     code = code.strip().upper()
     return code if "." in code or len(code) <= 3 else f"{code[:3]}.{code[3:]}"
@@ -84,6 +92,7 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
     in_other_payer = False
     problems: list[str] = []
     seg_no = 0
+    env = Envelope()
 
     def finish() -> Any:
         if claim is None:
@@ -102,6 +111,16 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
         f = raw.split(elem)
         tag = f[0]
         get = (lambda i: f[i] if len(f) > i else "")
+        if tag in ENVELOPE_TAGS:
+            if tag in ("SE", "GE", "IEA"):
+                done = finish()
+                if done is not None:
+                    yield done
+                claim, line, problems = None, None, []
+            for problem in env.segment(tag, f, seg_no):
+                yield ReadError(f"{name}: {problem}")
+        else:
+            env.count()
         if tag == "HL":
             done = finish()
             if done is not None:
@@ -120,7 +139,12 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
             if entity == "85" and qual == "XX":
                 ctx["billing_npi"] = ident
             elif entity == "82" and qual == "XX" and claim is not None:
-                claim["provider"]["npi"] = ident
+                if line is not None:  # 2420A: this line's rendering provider
+                    line["rendering_npi"] = ident
+                else:
+                    claim["provider"]["npi"] = ident
+            elif entity == "DN" and qual == "XX" and claim is not None:
+                claim["referring_npi"] = ident  # 2310A referring provider
             elif entity == "PR":
                 ctx["payer_id"], ctx["payer_name"] = ident, get(3)
             elif entity in ("IL", "QC") and ident:
@@ -148,6 +172,11 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
             }
             if pos:
                 claim["place_of_service"] = pos
+            charge = _money(get(2))
+            if charge is not None:
+                claim["charge"] = charge
+            elif get(2):
+                problems.append(f"segment {seg_no} CLM02: the charge is not an amount")
             if not get(1):
                 problems.append("CLM01 (claim id) is empty")
         elif claim is None:
@@ -157,6 +186,9 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
                 parts = _split(composite, comp)
                 if len(parts) >= 2 and parts[0] in DX_QUALIFIERS:
                     claim["diagnoses"].append(_dx(parts[1]))
+        elif tag == "REF" and get(1) in ("G1", "9F") and get(2) and not in_other_payer:
+            key = "prior_authorization" if get(1) == "G1" else "referral_number"
+            (line if line is not None else claim)[key] = get(2).strip()
         elif tag == "DTP" and get(1) == "472":
             d = _date(get(3).split("-")[0])
             if d is None:
@@ -173,6 +205,13 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
             if line is None:
                 line = {"line": len(claim["lines"]) + 1}
                 claim["lines"].append(line)
+            charge = _money(get(2))
+            if charge is not None:
+                line["charge"] = charge
+            elif get(2):
+                problems.append(f"segment {seg_no} SV102: the charge is not an amount")
+            if get(5):
+                line["place_of_service"] = get(5).strip()
             parts = _split(get(1), comp)
             code = parts[1].strip().upper() if len(parts) > 1 else ""
             if not PROVIDER_CODE.match(code):
@@ -209,3 +248,5 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
     done = finish()
     if done is not None:
         yield done
+    for problem in env.end(seg_no):
+        yield ReadError(f"{name}: {problem}")
