@@ -24,6 +24,7 @@ import re
 from typing import Any, Iterator
 
 from .readers import ReadError
+from .minutes_file import Companion, MinutesFileError, companion_path, load as load_minutes
 from .x12_envelope import TAGS as ENVELOPE_TAGS, Envelope
 
 COMPONENT_GUESSES = (">", ":", "^", "|", "\\")
@@ -81,8 +82,33 @@ def _dx(code: str) -> str:
     return code if "." in code or len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
-def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<x12>") -> Iterator[Any]:
-    """Yield one claim dict (or ReadError) per CLM, in file order."""
+def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<x12>",
+              minutes: "Companion | str | None" = "auto") -> Iterator[Any]:
+    """Yield one claim dict (or ReadError) per CLM, in file order.
+
+    ``minutes``: the minutes companion file (a :class:`~payer_rules.minutes_file.Companion`
+    or its path); ``"auto"`` looks for ``<name>.minutes.csv`` next to the file; None: none.
+    """
+    companion, used = None, set()
+    if minutes is not None:
+        try:
+            if minutes == "auto":
+                found = companion_path(name)
+                companion = load_minutes(found) if found else None
+            else:
+                companion = minutes if isinstance(minutes, Companion) else load_minutes(minutes)
+        except MinutesFileError as exc:
+            yield ReadError(f"{exc}; the claims are read without its minutes")
+    for record in _parse_837(text, payer_ids, name):
+        if companion is not None and isinstance(record, dict):
+            companion.apply(record, used)
+        yield record
+    if companion is not None and companion.unused(used):
+        yield ReadError(f"{companion.path}: {companion.unused(used)} row(s) match no claim line of {name} "
+                        f"(claim_id is CLM01, line is LX01)")
+
+
+def _parse_837(text: str, payer_ids: dict[str, str] | None, name: str) -> Iterator[Any]:
     payer_ids = payer_ids or {}
     elem, comp, term, start = _separators(text)
     segments = [s.strip("\r\n ") for s in text[start:].split(term)]
