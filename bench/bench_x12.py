@@ -1,6 +1,6 @@
 """X12 837P reading cost against JSON lines for the same claims.
 
-The workload's claims are written as one 837P interchange (x12_write), read back, and the
+The workload's claims are written as one 837P interchange (payer_rules.x12.writer), read back, and the
 claims read back are also written as JSON lines, so both files hold the same claims. Then:
 - reader alone: seconds to turn each file into claim dicts (best of --rounds);
 - end to end: read + evaluate + serialize every result, one process, one worker.
@@ -26,7 +26,7 @@ from workload import claim  # noqa: E402
 from payer_rules import Engine  # noqa: E402
 from payer_rules.readers import iter_records  # noqa: E402
 from payer_rules.x12 import parse_837  # noqa: E402
-from payer_rules.x12_write import write_837p  # noqa: E402
+from payer_rules.x12.writer import write_837p  # noqa: E402
 
 
 def best(fn, rounds: int) -> float:

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from payer_rules.readers import ReadError
 from payer_rules.x12 import parse_837
-from payer_rules.x12_write import write_837p
+from payer_rules.x12.writer import write_837p
 
 CODES = st.sampled_from(["97110", "97140", "97112", "97530", "97161", "97010", "G0283", "98941"])
 MODS = st.lists(st.sampled_from(["GP", "GO", "GN", "59", "KX", "XS"]), max_size=4, unique=True)

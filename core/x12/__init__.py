@@ -1,4 +1,4 @@
-"""Reading professional claims (X12 837P, 4010 and 5010) into the claim JSON the engine takes.
+"""Reading claims (X12 837P, 4010 and 5010) into the claim JSON the engine takes: the package of the X12 parser (this module), its envelope checks (envelope) and the 837P writer (writer).
 
 What is read, per claim (CLM): the claim id (CLM01), place of service (CLM05-1),
 diagnoses (HI; qualifiers BK/BF/ABK/ABF, a dot put back after the third character), the
@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from .readers import ReadError
-from .minutes_file import Companion, MinutesFileError, companion_path, load as load_minutes
-from .x12_envelope import TAGS as ENVELOPE_TAGS, Envelope
+from ..readers import ReadError
+from ..minutes_file import Companion, MinutesFileError, companion_path, load as load_minutes
+from .envelope import TAGS as ENVELOPE_TAGS, Envelope
 
 COMPONENT_GUESSES = (">", ":", "^", "|", "\\")
 DX_QUALIFIERS = {"BK", "BF", "ABK", "ABF", "BJ", "ABJ", "APR", "PR"}
