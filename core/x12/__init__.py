@@ -1,4 +1,7 @@
-"""Reading claims (X12 837P, 4010 and 5010) into the claim JSON the engine takes: the package of the X12 parser (this module), its envelope checks (envelope) and the 837P writer (writer).
+"""Reading professional claims (X12 837P, 4010 and 5010) into the claim JSON the engine takes.
+
+The package: the parser (here), its envelope checks (``envelope``), the 837P writer
+(``writer``).
 
 What is read, per claim (CLM): the claim id (CLM01), place of service (CLM05-1),
 diagnoses (HI; qualifiers BK/BF/ABK/ABF, a dot put back after the third character), the
@@ -12,8 +15,13 @@ Real files are not always well formed, and the reader says so rather than guessi
 silently: the separators come from the ISA segment; a file whose SV101 uses another
 component separator than ISA16 declares (seen in public samples) is read with the one it
 uses; a claim without service lines, or a line without a code, becomes an error record in
-its place. The payer becomes a policy's id through the policies' ``x12_payer_ids``; a
-payer no policy claims is left empty (choose one with ``--payer``).
+its place. The payer becomes a policy's id through the merged payer map
+(:mod:`payer_rules.payer_map`); a payer id no map knows is left empty, and the engine
+makes that claim an ``input.unmapped_payer`` error naming the id and name. Also read:
+charges (CLM02, SV102), a line's place of service (SV105), rendering (2420A) and
+referring (NM1*DN) providers, REF*G1 prior authorization and REF*9F referral numbers;
+the envelope is checked as the segments go by (:mod:`.envelope`), and a minutes
+companion file next to the 837 is applied (:mod:`payer_rules.minutes_file`).
 
 Messages name segments and positions, never values: claims carry patient data.
 """
