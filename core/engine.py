@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping
 
+from . import payer_map
 from .claims import ClaimError, parse_claim
 from .models import (
     CATEGORIES, SEVERITY_RANK, Allocation, Claim, Edit, FrozenDict, LineResult, Result, TimedLine, UnitDecision,
@@ -42,6 +43,7 @@ CORE_EDITS = (
     ("input.invalid", "input", "a claim that is not a valid claim (the message names the fields)"),
     ("input.unreadable", "input", "a record a reader could not read (the message names the file and line)"),
     ("input.unknown_payer", "input", "the claim's payer has no loaded policy"),
+    ("input.unmapped_payer", "input", "an 837's payer id is mapped to no policy (x12_payer_ids or the payer map)"),
     ("input.no_policy_version", "input", "no version of the payer's policy covers a line's date of service"),
     ("internal.error", "internal", "the engine failed on the claim (a bug: set PAYER_RULES_DEBUG=1 for the traceback)"),
     ("plugin.failed", "internal", "a plugin raised, returned the wrong type or ran out of time on this claim"),
@@ -287,7 +289,7 @@ class Engine:
         for v in self._state.policies.all():
             for pid in v.settings.get("x12_payer_ids", ()):
                 out.setdefault(str(pid), v.payer)
-        return out
+        return payer_map.merged(out, self._state.policies.payers())  # with $PAYER_RULES_PAYER_MAP
 
     def payers(self) -> list[dict[str, Any]]:
         """Each payer with its versions and windows, for listings."""
@@ -345,6 +347,10 @@ class Engine:
             c = claim if isinstance(claim, Claim) else parse_claim(claim)
             payer_id = payer or c.payer
             if not payer_id:
+                src = payer_map.x12_source(c.extra)
+                if src is not None:
+                    return payer_map.sourced(error_result(c, None, payer_map.unmapped_message(*src),
+                                                           rule="input.unmapped_payer"), c)
                 return error_result(c, None, "payer: missing; give it in the claim or choose one (--payer)")
             select = policies.select
             lines = c.lines
@@ -365,17 +371,15 @@ class Engine:
                         f"payer: unknown payer{suggest(payer_id, known)}; known payers: {', '.join(known) or 'none'}",
                         rule="input.unknown_payer")
                 per_line = [select(payer_id, ln.date_of_service) for ln in lines]
-                uncovered = [ln.line for ln, v in zip(lines, per_line) if v is None]
+                uncovered = [(ln.line, ln.date_of_service) for ln, v in zip(lines, per_line) if v is None]
                 if uncovered:
-                    windows = "; ".join(f"{v.version}: {v.window()}" for v in versions)
-                    return error_result(
-                        c, payer_id,
-                        f"line(s) {', '.join(map(str, uncovered))}: no {payer_id} policy version covers the date of "
-                        f"service (versions: {windows})", rule="input.no_policy_version")
+                    return payer_map.sourced(error_result(c, payer_id, payer_map.uncovered_message(
+                        payer_id, uncovered, [(v.version, v.window()) for v in versions]),
+                        rule="input.no_policy_version"), c)
             runtimes = state.runtimes
             if one_version:
-                return self._run(c, payer_id, runtimes[first])
-            return _merge([self._run(part, payer_id, runtimes[v]) for v, part in _parts(c, per_line)])
+                return payer_map.sourced(self._run(c, payer_id, runtimes[first]), c)
+            return payer_map.sourced(_merge([self._run(part, payer_id, runtimes[v]) for v, part in _parts(c, per_line)]), c)
         except ClaimError as exc:
             return error_result(claim, payer, str(exc))
         except PluginFailure as exc:

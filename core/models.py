@@ -228,6 +228,8 @@ class Result:
     index: int | None = None
     #: Step-by-step unit allocation; emitted only by explain.
     steps: list[str] = field(default_factory=list)
+    #: Where the claim came from when a reader says so (an 837's payer id and name).
+    source: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON data (what ``to_json`` writes)."""
@@ -261,6 +263,8 @@ class Result:
             out["error"] = self.error
         if self.index is not None:
             out["index"] = self.index
+        if self.source is not None:
+            out["source"] = self.source
         return out
 
 

@@ -52,7 +52,7 @@ THERAPY = interchange("""\
     DTP*472*D8*20240305~
     CLM*PT-1003*10***11:B:1*Y*A*Y*Y~
     HI*ABK:M25511~
-    SE*30*0001~
+    SE*29*0001~
     GE*1*1~
     IEA*1*000000001~
     """)
@@ -66,8 +66,9 @@ def test_synthetic_837_fields():
     assert a["diagnoses"] == ["M54.50", "G89.29"] and a["place_of_service"] == "11"
     assert a["patient"] == {"id": "1EG4TE5MK73", "birth_date": "1950-01-01"}
     assert a["provider"] == {"npi": "1497758544"}
-    assert a["lines"][0] == {"line": 1, "code": "97110", "modifiers": ["GP"], "units": 3,
+    assert a["lines"][0] == {"line": 1, "code": "97110", "modifiers": ["GP"], "units": 3, "charge": 80.0,
                              "diagnosis_pointers": [1, 2], "date_of_service": "2024-03-04"}
+    assert a["charge"] == 250.0
     assert a["lines"][2]["minutes"] == 24 and "units" not in a["lines"][2]  # MJ: minutes
     assert claims[1]["lines"][0]["code"] == "97010"
     assert isinstance(claims[2], ReadError) and "no service lines" in claims[2].message

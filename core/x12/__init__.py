@@ -1,5 +1,8 @@
 """Reading professional claims (X12 837P, 4010 and 5010) into the claim JSON the engine takes.
 
+The package: the parser (here), its envelope checks (``envelope``), the 837P writer
+(``writer``).
+
 What is read, per claim (CLM): the claim id (CLM01), place of service (CLM05-1),
 diagnoses (HI; qualifiers BK/BF/ABK/ABF, a dot put back after the third character), the
 payer (NM1*PR: id and name), the patient (the subscriber's or patient's member id and
@@ -12,8 +15,13 @@ Real files are not always well formed, and the reader says so rather than guessi
 silently: the separators come from the ISA segment; a file whose SV101 uses another
 component separator than ISA16 declares (seen in public samples) is read with the one it
 uses; a claim without service lines, or a line without a code, becomes an error record in
-its place. The payer becomes a policy's id through the policies' ``x12_payer_ids``; a
-payer no policy claims is left empty (choose one with ``--payer``).
+its place. The payer becomes a policy's id through the merged payer map
+(:mod:`payer_rules.payer_map`); a payer id no map knows is left empty, and the engine
+makes that claim an ``input.unmapped_payer`` error naming the id and name. Also read:
+charges (CLM02, SV102), a line's place of service (SV105), rendering (2420A) and
+referring (NM1*DN) providers, REF*G1 prior authorization and REF*9F referral numbers;
+the envelope is checked as the segments go by (:mod:`.envelope`), and a minutes
+companion file next to the 837 is applied (:mod:`payer_rules.minutes_file`).
 
 Messages name segments and positions, never values: claims carry patient data.
 """
@@ -23,7 +31,9 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from .readers import ReadError
+from ..readers import ReadError
+from ..minutes_file import Companion, MinutesFileError, companion_path, load as load_minutes
+from .envelope import TAGS as ENVELOPE_TAGS, Envelope
 
 COMPONENT_GUESSES = (">", ":", "^", "|", "\\")
 DX_QUALIFIERS = {"BK", "BF", "ABK", "ABF", "BJ", "ABJ", "APR", "PR"}
@@ -31,6 +41,8 @@ PROVIDER_CODE = re.compile(r"^[A-Z0-9]{4,5}$")
 #: a quantity or number in an element: ASCII digits, an optional sign and decimal part
 #: (float() alone would take other scripts' digits, "inf" and 1e30)
 NUMBER = re.compile(r"^[+-]?[0-9]{1,15}(\.[0-9]{1,6})?$")
+#: a charge (CLM02, SV102): ASCII digits with at most two decimals
+MONEY = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
 
 
 class X12Error(ValueError):
@@ -71,13 +83,43 @@ def _split(value: str, declared: str) -> list[str]:
     return [value]
 
 
+def _money(value: str) -> float | None:
+    value = value.strip()
+    return round(float(value), 2) if value and MONEY.match(value) else None
+
+
 def _dx(code: str) -> str:
     code = code.strip().upper()
     return code if "." in code or len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
-def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<x12>") -> Iterator[Any]:
-    """Yield one claim dict (or ReadError) per CLM, in file order."""
+def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<x12>",
+              minutes: "Companion | str | None" = "auto") -> Iterator[Any]:
+    """Yield one claim dict (or ReadError) per CLM, in file order.
+
+    ``minutes``: the minutes companion file (a :class:`~payer_rules.minutes_file.Companion`
+    or its path); ``"auto"`` looks for ``<name>.minutes.csv`` next to the file; None: none.
+    """
+    companion, used = None, set()
+    if minutes is not None:
+        try:
+            if minutes == "auto":
+                found = companion_path(name)
+                companion = load_minutes(found) if found else None
+            else:
+                companion = minutes if isinstance(minutes, Companion) else load_minutes(minutes)
+        except MinutesFileError as exc:
+            yield ReadError(f"{exc}; the claims are read without its minutes")
+    for record in _parse_837(text, payer_ids, name):
+        if companion is not None and isinstance(record, dict):
+            companion.apply(record, used)
+        yield record
+    if companion is not None and companion.unused(used):
+        yield ReadError(f"{companion.path}: {companion.unused(used)} row(s) match no claim line of {name} "
+                        f"(claim_id is CLM01, line is LX01)")
+
+
+def _parse_837(text: str, payer_ids: dict[str, str] | None, name: str) -> Iterator[Any]:
     payer_ids = payer_ids or {}
     elem, comp, term, start = _separators(text)
     segments = [s.strip("\r\n ") for s in text[start:].split(term)]
@@ -87,6 +129,7 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
     in_other_payer = False
     problems: list[str] = []
     seg_no = 0
+    env = Envelope()
 
     def finish() -> Any:
         if claim is None:
@@ -105,6 +148,16 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
         f = raw.split(elem)
         tag = f[0]
         get = (lambda i: f[i] if len(f) > i else "")
+        if tag in ENVELOPE_TAGS:
+            if tag in ("SE", "GE", "IEA"):
+                done = finish()
+                if done is not None:
+                    yield done
+                claim, line, problems = None, None, []
+            for problem in env.segment(tag, f, seg_no):
+                yield ReadError(f"{name}: {problem}")
+        else:
+            env.count()
         if tag == "HL":
             done = finish()
             if done is not None:
@@ -123,7 +176,12 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
             if entity == "85" and qual == "XX":
                 ctx["billing_npi"] = ident
             elif entity == "82" and qual == "XX" and claim is not None:
-                claim["provider"]["npi"] = ident
+                if line is not None:  # 2420A: this line's rendering provider
+                    line["rendering_npi"] = ident
+                else:
+                    claim["provider"]["npi"] = ident
+            elif entity == "DN" and qual == "XX" and claim is not None:
+                claim["referring_npi"] = ident  # 2310A referring provider
             elif entity == "PR":
                 ctx["payer_id"], ctx["payer_name"] = ident, get(3)
             elif entity in ("IL", "QC") and ident:
@@ -151,6 +209,11 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
             }
             if pos:
                 claim["place_of_service"] = pos
+            charge = _money(get(2))
+            if charge is not None:
+                claim["charge"] = charge
+            elif get(2):
+                problems.append(f"segment {seg_no} CLM02: the charge is not an amount")
             if not get(1):
                 problems.append("CLM01 (claim id) is empty")
         elif claim is None:
@@ -160,6 +223,9 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
                 parts = _split(composite, comp)
                 if len(parts) >= 2 and parts[0] in DX_QUALIFIERS:
                     claim["diagnoses"].append(_dx(parts[1]))
+        elif tag == "REF" and get(1) in ("G1", "9F") and get(2) and not in_other_payer:
+            key = "prior_authorization" if get(1) == "G1" else "referral_number"
+            (line if line is not None else claim)[key] = get(2).strip()
         elif tag == "DTP" and get(1) == "472":
             d = _date(get(3).split("-")[0])
             if d is None:
@@ -180,6 +246,13 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
             if line is None:
                 line = {"line": len(claim["lines"]) + 1}
                 claim["lines"].append(line)
+            charge = _money(get(2))
+            if charge is not None:
+                line["charge"] = charge
+            elif get(2):
+                problems.append(f"segment {seg_no} SV102: the charge is not an amount")
+            if get(5):
+                line["place_of_service"] = get(5).strip()
             parts = _split(get(1), comp)
             code = parts[1].strip().upper() if len(parts) > 1 else ""
             if not PROVIDER_CODE.match(code):
@@ -214,3 +287,5 @@ def parse_837(text: str, payer_ids: dict[str, str] | None = None, name: str = "<
     done = finish()
     if done is not None:
         yield done
+    for problem in env.end(seg_no):
+        yield ReadError(f"{name}: {problem}")
