@@ -26,7 +26,7 @@ from .models import (
 )
 from .plugin_manager import EditSpec, PluginError, PluginFailure
 from .policy import Policy, PolicyError
-from .readers import ReadError
+from .readers import ReadError, ReadOptions, open_records
 from .yaml_source import SourceError
 
 try:
@@ -45,6 +45,7 @@ def run_batch(*args: Any, **kwargs: Any) -> Any:
 
 __all__ = [
     "Allocation", "Claim", "ClaimError", "Edit", "EditSpec", "Engine", "Line", "LineResult", "Policy",
-    "PluginError", "PluginFailure", "PolicyError", "RESULT_SCHEMA_VERSION", "ReadError", "Result", "SourceError",
-    "TimedLine", "UnitDecision", "hookimpl", "parse_claim", "run_batch", "__version__",
+    "PluginError", "PluginFailure", "PolicyError", "RESULT_SCHEMA_VERSION", "ReadError", "ReadOptions", "Result",
+    "SourceError", "TimedLine", "UnitDecision", "hookimpl", "open_records", "parse_claim", "run_batch",
+    "__version__",
 ]

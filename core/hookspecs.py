@@ -34,7 +34,9 @@ def register_unit_methods(register: Callable[..., None]) -> None:
     receives the claim's timed lines (:class:`~payer_rules.models.TimedLine`) and the
     policy's ``unit_params`` and returns an :class:`~payer_rules.models.Allocation`.
     ``params_schema`` is a JSON Schema for ``unit_params``; policies are checked
-    against it when they load.
+    against it when they load. Build step-by-step explanations (``Allocation.steps``)
+    only when ``payer_rules.units.EXPLAIN.get()`` is true (``explain``, ``units``): a
+    batch never reads them. ``payer_rules.units.allocate_days`` does this for you.
     """
 
 

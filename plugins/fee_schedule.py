@@ -1,4 +1,4 @@
-"""Physician Fee Schedule status (domain.md s. 3): status B is bundled, never separately
+"""Physician Fee Schedule status (docs/edits.md): status B is bundled, never separately
 payable (97010); I is not valid for Medicare (97014: bill G0283); N is non-covered (98943).
 
 What each status means for a payer, its rule id, category and severity, and the code to

@@ -1,4 +1,4 @@
-"""Modifier requirements that need tables or arithmetic (domain.md s. 4), every value from
+"""Modifier requirements that need tables or arithmetic (docs/edits.md), every value from
 the policy's ``modifiers``. Simple ones (AT on 98940-98942, AT with GA) are declarative
 rules in the policy's ``rules:``.
 

@@ -1,4 +1,4 @@
-"""Medically Unlikely Edits (domain.md s. 3).
+"""Medically Unlikely Edits (CMS NCCI; docs/edits.md).
 
 MAI 1: per claim line; lines that carry a distinct-service or anatomic modifier
 (policy ``mue.separate_line_modifiers``) each count on their own, the other lines of the

@@ -1,4 +1,4 @@
-"""NCCI procedure-to-procedure edits (domain.md s. 3).
+"""NCCI procedure-to-procedure edits (CMS NCCI; docs/edits.md).
 
 For every two lines of a claim on the same date of service, the table row for
 (column 1 = one code, column 2 = the other) whose window covers the date decides:

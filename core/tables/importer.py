@@ -4,7 +4,7 @@ The output is one normalised CSV (gzip when the name ends in .gz) plus a provena
 beside it (``<out>.provenance.json``: kind, version, source files and their SHA-256, row
 count, code filter). For PTP the compact index is built and cached at the same time, so
 the first policy load after an import is already fast. The bundled Medicare tables were
-made with this command from ``../shared/data`` (see payer_configs/tables/README.md).
+made with this command from public CMS releases (see payer_configs/tables/README.md).
 What each kind writes is its module's ``HEADER`` and ``import_rows`` (:data:`.KINDS`).
 """
 

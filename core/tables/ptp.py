@@ -10,7 +10,7 @@ dict gets.
 
 Readers accept the CMS practitioner TXT (a preamble, then tab separated Column1, Column2,
 prior-to-1996 flag, effective date, deletion date, modifier indicator, rationale), the CSV
-of ``../shared/data`` (no effective date), and the CSV that ``payer-rules tables import``
+of a republished CMS table without effective dates, and the CSV that ``payer-rules tables import``
 writes (with effective date). A malformed row is refused with its file and line.
 
 Deletion dates are read as the last day an edit is in force (CMS deletes edits at quarter
