@@ -84,7 +84,8 @@ with open(claims_file) as fh:
         claims.append(parse_claim(c))
 out = {"claims": len(claims)}
 for name in ("builtin", "durable"):
-    ev = Engine(policy, rules_evaluator=name).policies.versions("medicare")[0].data["policy_rules"]
+    engine = Engine(policy, rules_evaluator=name)
+    ev = engine.plugin_data(engine.policies.versions("medicare")[0], "policy_rules")
     best = 1e9
     for _ in range(3):
         t = time.perf_counter()

@@ -11,10 +11,11 @@ claims carry patient data and error text ends up in logs.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from .models import Claim, Line
+from .models import EMPTY, Claim, Line, freeze
 
 CODE_RE = re.compile(r"^[A-Z0-9]{4,5}$")
 MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
@@ -226,7 +227,7 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
                 span = None
         start = start if type(start) is str else None
         end = end if type(end) is str else None
-    extra = {} if LINE_FIELDS.issuperset(raw) else {k: v for k, v in raw.items() if k not in LINE_FIELDS}
+    extra = EMPTY if LINE_FIELDS.issuperset(raw) else {k: v for k, v in raw.items() if k not in LINE_FIELDS}
     if extra:
         techniques = extra.get("techniques")
         if techniques is not None and (type(techniques) is not list or not all(type(t) is str for t in techniques)):
@@ -236,13 +237,57 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
             bad.append(f"assistant_minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
     if bad:
         problems.extend(f"lines[{position}].{b}" for b in bad)
-    return Line(line_no, code, mods, dos, minutes, units, pointers, body_region, start, end, span, extra)
+    return Line(line_no, code, mods, dos, minutes, units, pointers, body_region, start, end, span,
+                freeze(extra) if extra else EMPTY)
+
+
+def to_plain(value: Any, depth: int = 0) -> Any:
+    """JSON-like data from what hosts pass: any Mapping becomes a dict, tuples lists, and
+    numpy/pandas scalars their Python values (``.item()``). Only claims that are not plain
+    JSON data already pay for this."""
+    if depth > 64:
+        raise ClaimError("a claim must not nest deeper than 64 levels")
+    if isinstance(value, Mapping):
+        return {k if type(k) is str else str(k): to_plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v, depth + 1) for v in value]
+    if type(value) in (str, int, float, bool) or value is None:
+        return value
+    if type(value).__module__.split(".")[0] in ("numpy", "pandas") and hasattr(value, "item"):
+        try:
+            return to_plain(value.item() if getattr(value, "ndim", 0) == 0 else value.tolist(), depth + 1)
+        except (TypeError, ValueError):
+            return value
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _is_plain(value: Any, depth: int = 0) -> bool:
+    t = type(value)
+    if t is dict:
+        return depth < 64 and all(type(k) is str and _is_plain(v, depth + 1) for k, v in value.items())
+    if t is list:
+        return depth < 64 and all(_is_plain(v, depth + 1) for v in value)
+    return t in (str, int, float, bool) or value is None
 
 
 def parse_claim(raw: Any) -> Claim:
-    """Validate and convert one claim; raise ClaimError listing every problem found."""
+    """Validate and convert one claim (a JSON object: any Mapping); raise ClaimError
+    listing every problem found. The claim keeps no reference to the caller's objects."""
     if type(raw) is not dict:
-        raise ClaimError("a claim must be a JSON object")
+        if not isinstance(raw, Mapping):
+            raise ClaimError("a claim must be a JSON object (a mapping of fields)")
+        raw = to_plain(raw)
+    try:
+        return _parse_claim(raw)
+    except ClaimError:
+        if _is_plain(raw):
+            raise
+    return _parse_claim(to_plain(raw))  # numpy scalars, nested Mappings: only on this slow path
+
+
+def _parse_claim(raw: dict) -> Claim:
     problems: list[str] = []
     get = raw.get
     claim_id = get("claim_id")
@@ -307,6 +352,7 @@ def parse_claim(raw: Any) -> Claim:
         shown = problems[:10]
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise ClaimError("; ".join(shown) + more)
-    extra = {} if CLAIM_FIELDS.issuperset(raw) else {k: v for k, v in raw.items() if k not in CLAIM_FIELDS}
-    return Claim(claim_id, payer, tuple(lines), patient if type(patient) is dict else None,
-                 provider if type(provider) is dict else None, dx, extra)
+    extra = EMPTY if CLAIM_FIELDS.issuperset(raw) else freeze(
+        {k: v for k, v in raw.items() if k not in CLAIM_FIELDS})
+    return Claim(claim_id, payer, tuple(lines), freeze(patient) if type(patient) is dict else None,
+                 freeze(provider) if type(provider) is dict else None, dx, extra)

@@ -8,54 +8,107 @@ in flight finishes on the policy set it started with.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from types import MappingProxyType
+from typing import Any, Iterable, Iterator, Mapping
 
 from .claims import ClaimError, parse_claim
 from .models import (
-    Allocation, Claim, Edit, LineResult, Result, SEVERITY_RANK, TimedLine, UnitDecision, status_for,
+    CATEGORIES, SEVERITY_RANK, Allocation, Claim, Edit, LineResult, Result, TimedLine, UnitDecision, status_for,
 )
-from .plugin_manager import PluginError, Plugins, load_plugins
+from .plugin_manager import (
+    BoundHook, ClaimTimeout, EditSpec, PluginError, PluginFailure, Plugins, edit_spec, load_plugins,
+)
 from .units import EXPLAIN
-from .policy import PolicyError, PolicySet, PolicyVersion, bundled_dir, read_policies, suggest
+from .policy import Policy, PolicyError, PolicySet, bundled_dir, read_policies, suggest
 from .readers import ReadError
 from .yaml_source import SourceError
 
 CORE = "payer_rules.core"
 DEBUG_ENV = "PAYER_RULES_DEBUG"
+log = logging.getLogger("payer_rules")
 UNTIMED = UnitDecision(1, "untimed code: 1 unit per line whatever the time; its minutes never count toward timed units")
 UNKNOWN = UnitDecision(None, "code is neither timed nor untimed in this policy: units not computed")
+#: the most units one line may carry in a plugin's answer (a bound, not a payer rule)
+MAX_UNITS = 9_999
+#: edits the engine itself makes, in the catalogue like any plugin's
+CORE_EDITS = (
+    ("input.invalid", "input", "a claim that is not a valid claim (the message names the fields)"),
+    ("input.unreadable", "input", "a record a reader could not read (the message names the file and line)"),
+    ("input.unknown_payer", "input", "the claim's payer has no loaded policy"),
+    ("input.no_policy_version", "input", "no version of the payer's policy covers a line's date of service"),
+    ("internal.error", "internal", "the engine failed on the claim (a bug: set PAYER_RULES_DEBUG=1 for the traceback)"),
+    ("plugin.failed", "internal", "a plugin raised, returned the wrong type or ran out of time on this claim"),
+    ("claim.time_budget", "internal", "the claim's evaluation took longer than the time budget"),
+)
 
 
 @dataclass(frozen=True)
-class _Hooks:
-    """Hook callers restricted to the plugins that apply to one policy version."""
+class Runtime:
+    """What the engine keeps for one policy version: the hooks bound to the plugins in
+    scope, each plugin's prepared data, the catalogue in force and the outcome memo."""
 
-    compute_units_payer: Any
-    compute_units_global: Any
-    check_claim: Any
-    adjust_result: Any
-    explain_claim: Any
+    policy: Policy
+    data: Mapping[str, Any]
+    compute_units_payer: BoundHook
+    compute_units_global: BoundHook
+    check_claim: BoundHook
+    adjust_result: BoundHook
+    explain_claim: BoundHook
+    #: rule id -> catalogue entry: the plugins' edits plus the policy's own rules
+    catalogue: Mapping[str, EditSpec]
+    #: the edits the version's own data can produce (policy_edits), for policy-test coverage
+    possible: tuple[str, ...] = ()
+    #: (rule, category) -> (severity override or None, denial codes or None)
+    outcomes: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def outcome(self, rule: str, category: str) -> tuple[str | None, tuple[Any, Any, Any] | None]:
+        """Severity override and denial codes for an edit: the policy's, else the
+        catalogue's default codes; memoised per rule."""
+        key = (rule, category)
+        hit = self.outcomes.get(key)
+        if hit is None:
+            v = self.policy
+            d = v.denial(rule, category)
+            spec = self.catalogue.get(rule)
+            codes = (d["group"], d["carc"], d["rarc"]) if d is not None else (spec.denial if spec else None)
+            hit = (v.severity.get(rule) or v.severity.get(category), codes)
+            self.outcomes[key] = hit  # depends only on the policy: a race stores the same value
+        return hit
+
+
+@dataclass(frozen=True)
+class _State:
+    """Everything one claim is evaluated with, swapped in one assignment on reload."""
+
+    policies: PolicySet
+    runtimes: Mapping[Policy, Runtime]
+    unused_plugins: tuple[str, ...]
 
 
 def _paths(policies: str | Path | Iterable[str | Path]) -> list[Path]:
     return [Path(policies)] if isinstance(policies, (str, Path)) else [Path(p) for p in policies]
 
 
-def error_result(raw: Any, payer: str | None, message: str, rule: str = "input.invalid") -> Result:
+def error_result(raw: Any, payer: str | None, message: str, rule: str = "input.invalid",
+                 category: str = "input") -> Result:
     """The record that stands in place of a claim that could not be evaluated."""
     claim_id = None
     if isinstance(raw, Claim):
         claim_id = raw.claim_id
-    elif isinstance(raw, dict):
+    elif isinstance(raw, Mapping):
         cid = raw.get("claim_id")
         claim_id = str(cid) if isinstance(cid, (str, int)) and not isinstance(cid, bool) else None
         if payer is None and isinstance(raw.get("payer"), str):
             payer = raw["payer"]
-    edit = Edit(rule=rule, category="input", severity="error", lines=(), message=message, source=CORE)
+    if claim_id is not None and len(claim_id) > 200:
+        claim_id = claim_id[:200]
+    edit = Edit(rule=rule, category=category, severity="error", lines=(), message=message, source=CORE)
     return Result(claim_id=claim_id, payer=payer, policy=None, status="error", edits=[edit], error=message)
 
 
@@ -64,10 +117,12 @@ class Engine:
 
     ``policies``: a folder or file of YAML policies, or a list of them; default the
     policies bundled with the package. ``plugins``: extra ``(name, plugin)`` pairs
-    registered after the entry-point plugins (hosts and tests use this; a policy can
-    name them in ``plugins:`` like any installed plugin). ``rules_evaluator``: what runs
-    the policies' ``rules:``, ``builtin`` (default) or ``durable`` (durable-rules; needs
-    the ``rete`` extra).
+    registered after the entry-point plugins; like any installed plugin, one runs only for
+    the payers whose policies name it in ``plugins:``, unless it declares itself global
+    (``PAYER_RULES_GLOBAL = True``). ``rules_evaluator``: what runs the policies'
+    ``rules:``, ``builtin`` (default) or ``durable`` (durable-rules; needs the ``rete``
+    extra). ``table_roots``: folders besides each policy's own from which its tables may
+    be read.
     """
 
     def __init__(
@@ -76,6 +131,7 @@ class Engine:
         *,
         plugins: Iterable[tuple[str, Any]] | None = None,
         rules_evaluator: str = "builtin",
+        table_roots: Iterable[str | Path] = (),
     ):
         if rules_evaluator not in ("builtin", "durable"):
             raise ValueError(f"rules_evaluator must be builtin or durable, not {rules_evaluator!r}")
@@ -83,43 +139,111 @@ class Engine:
             from .rules_durable import require_durable
             require_durable()
         self.rules_evaluator = rules_evaluator
-        self.plugins: Plugins = load_plugins(list(plugins or []))
+        self.table_roots = tuple(Path(p) for p in table_roots)
+        self.options: Mapping[str, Any] = MappingProxyType(
+            {"rules_evaluator": rules_evaluator, "table_roots": self.table_roots})
+        self._plugin_args = list(plugins or [])
+        self.plugins: Plugins = load_plugins(self._plugin_args)
+        self._catalogue = self._core_catalogue()
         sources = [bundled_dir()] if policies is None else _paths(policies)
         self._sources = sources
         self._reload_lock = threading.Lock()
-        self._policies = self._build(sources)
+        self._state = self._build(sources)
 
     # -- policies -------------------------------------------------------------------
-    def _build(self, sources: list[Path]) -> PolicySet:
-        pm = self.plugins.pm
-        versions = read_policies(sources, self.plugins.unit_methods, self.plugins.names(),
-                                 self.plugins.policy_sections)
-        scoped = {name for v in versions for name in v.plugins}
+    def _core_catalogue(self) -> dict[str, EditSpec]:
+        out = {rule: EditSpec(rule, cat, "error", CORE, "(engine)", what) for rule, cat, what in CORE_EDITS}
+        for rule, spec in self.plugins.edits.items():
+            if rule in out:
+                raise PluginError(f"plugin '{spec.plugin}' registers edit '{rule}', which payer-rules already has")
+            out[rule] = spec
+        return out
+
+    def _build(self, sources: list[Path]) -> _State:
+        plugins = self.plugins
+        versions = read_policies(sources, plugins.unit_methods, plugins.names(), plugins.policy_sections)
+        named = {name for v in versions for name in v.plugins}
         problems: list[SourceError] = []
+        runtimes: dict[Policy, Runtime] = {}
         for v in versions:
-            v.rules_evaluator = self.rules_evaluator
-            foreign = [pm.get_plugin(n) for n in sorted(scoped) if n not in v.plugins]
-            own = set(v.plugins)
-            not_own = [p for n, p in pm.list_name_plugin() if n not in own]
-            bind = self.plugins.bind
-            v.hooks = _Hooks(
-                compute_units_payer=bind("compute_units", not_own),
-                compute_units_global=bind("compute_units", [pm.get_plugin(n) for n in sorted(scoped)]),
-                check_claim=bind("check_claim", foreign),
-                adjust_result=bind("adjust_result", foreign),
-                explain_claim=bind("explain_claim", foreign),
-            )
+            own = list(v.plugins)
+            in_scope = sorted(plugins.global_names | set(own))
+            data: dict[str, Any] = {}
             try:
-                bind("prepare_policy", foreign)(policy=v, base_dir=Path(v.path).parent)
+                for impl in plugins.impls("prepare_policy", in_scope):
+                    kwargs = {"policy": v, "base_dir": Path(v.path).parent, "options": self.options}
+                    try:
+                        got = impl.function(**{k: kwargs[k] for k in impl.argnames})
+                    except (PolicyError, SourceError, ValueError, OSError):
+                        raise
+                    except Exception as exc:
+                        raise ValueError(f"plugin '{impl.plugin_name}' failed in prepare_policy: "
+                                         f"{exc.__class__.__name__}: {exc}") from None
+                    if got is not None:
+                        data[impl.plugin_name] = got
             except PolicyError as exc:
                 problems.extend(exc.problems)
+                continue
             except SourceError as exc:  # a table file named by the policy
                 problems.append(exc)
+                continue
             except (ValueError, OSError) as exc:
+                problems.append(SourceError(v.path, None, f"version '{v.version}': {exc}"))
+                continue
+            globals_ = sorted(plugins.global_names - set(own))
+            try:
+                catalogue, possible = self._version_catalogue(v, in_scope, data)
+                runtimes[v] = Runtime(
+                    policy=v, data=MappingProxyType(data),
+                    compute_units_payer=plugins.bind("compute_units", own, data),
+                    compute_units_global=plugins.bind("compute_units", globals_, data),
+                    check_claim=plugins.bind("check_claim", in_scope, data),
+                    adjust_result=plugins.bind("adjust_result", in_scope, data),
+                    explain_claim=plugins.bind("explain_claim", in_scope, data),
+                    catalogue=MappingProxyType(catalogue),
+                    possible=possible,
+                )
+            except PolicyError as exc:
+                problems.extend(exc.problems)
+            except (PluginError, PluginFailure) as exc:
                 problems.append(SourceError(v.path, None, f"version '{v.version}': {exc}"))
         if problems:
             raise PolicyError(problems)
-        return PolicySet(versions)
+        unused = tuple(n for n in plugins.names() if n not in plugins.global_names and n not in named)
+        if unused:
+            log.warning("installed plugins that no loaded policy names (they run for no claim): %s",
+                        ", ".join(unused))
+        return _State(PolicySet(versions), MappingProxyType(runtimes), unused)
+
+    def _version_catalogue(self, v: Policy, in_scope: list[str], data: Mapping[str, Any]
+                           ) -> tuple[dict[str, EditSpec], tuple[str, ...]]:
+        """The catalogue plus the edits the version defines itself (its rules), and the ids
+        its own data can produce (``policy_edits``)."""
+        out = dict(self._catalogue)
+        possible: list[str] = []
+        hook = self.plugins.bind("policy_edits", in_scope, data)
+        for plugin, fn, idx, d in hook.calls:
+            for entry in hook._one(plugin, fn, tuple((v, d)[i] for i in idx)) or []:
+                if isinstance(entry, str):
+                    if entry not in out:
+                        raise PolicyError([SourceError(v.path, None, f"version '{v.version}': plugin '{plugin}' "
+                                                                     f"names edit '{entry}', not in the catalogue")])
+                    if entry not in possible:
+                        possible.append(entry)
+                    continue
+                try:
+                    spec = edit_spec(plugin, entry.get("id"), entry.get("category"), entry.get("severity"),
+                                     entry.get("section", "rules"), entry.get("description", ""), None, {})
+                except PluginError as exc:
+                    raise PolicyError([SourceError(v.path, None, str(exc))]) from None
+                if spec.id in self._catalogue:
+                    raise PolicyError([SourceError(
+                        v.path, None, f"version '{v.version}': rule id '{spec.id}' is already an edit of "
+                                      f"{self._catalogue[spec.id].plugin}; choose another id")])
+                out[spec.id] = spec
+                if spec.id not in possible:
+                    possible.append(spec.id)
+        return out, tuple(possible)
 
     def reload(self, policies: str | Path | Iterable[str | Path] | None = None) -> None:
         """Read the policies again (or new ones) and swap them in atomically.
@@ -129,24 +253,45 @@ class Engine:
         with self._reload_lock:
             sources = self._sources if policies is None else _paths(policies)
             new = self._build(sources)
-            self._policies, self._sources = new, sources
+            self._state, self._sources = new, sources
 
     @property
     def policies(self) -> PolicySet:
-        return self._policies
+        return self._state.policies
+
+    def runtime(self, policy: Policy) -> Runtime:
+        """What the engine keeps for a loaded policy version (bound hooks, plugin data)."""
+        return self._state.runtimes[policy]
+
+    def plugin_data(self, policy: Policy, plugin: str) -> Any:
+        """What ``plugin``'s prepare_policy returned for ``policy`` (None if nothing)."""
+        return self._state.runtimes[policy].data.get(plugin)
+
+    def unused_plugins(self) -> list[str]:
+        """Installed plugins that are not global and that no loaded policy names."""
+        return list(self._state.unused_plugins)
+
+    def edits(self, payer: str | None = None) -> list[EditSpec]:
+        """The edit catalogue, sorted by id: every edit the installed plugins can emit, and
+        with ``payer`` also the edits that payer's policy versions declare (its rules)."""
+        found = dict(self._catalogue)
+        if payer is not None:
+            for v in self._state.policies.versions(payer):
+                found.update(self._state.runtimes[v].catalogue)
+        return sorted(found.values(), key=lambda e: e.id)
 
     def x12_payers(self) -> dict[str, str]:
         """X12 payer ids (NM1*PR09) to payer ids, from the policies' ``x12_payer_ids``."""
         out: dict[str, str] = {}
-        for v in self._policies.all():
-            for pid in v.settings.get("x12_payer_ids", []):
+        for v in self._state.policies.all():
+            for pid in v.settings.get("x12_payer_ids", ()):
                 out.setdefault(str(pid), v.payer)
         return out
 
     def payers(self) -> list[dict[str, Any]]:
         """Each payer with its versions and windows, for listings."""
         out = []
-        ps = self._policies
+        ps = self._state.policies
         for payer in ps.payers():
             vs = ps.versions(payer)
             out.append({
@@ -161,76 +306,102 @@ class Engine:
         return out
 
     # -- claims ---------------------------------------------------------------------
-    def evaluate(self, claim: Claim | dict[str, Any], payer: str | None = None, *, explain: bool = False) -> Result:
-        """Evaluate one claim (a Claim or its JSON dict). Never raises for bad input:
-        a claim that cannot be evaluated gets a Result with status ``error``.
+    def evaluate(self, claim: Claim | Mapping[str, Any], payer: str | None = None, *, explain: bool = False,
+                 time_budget: float | None = None) -> Result:
+        """Evaluate one claim (a Claim or its JSON mapping). Never raises for bad input,
+        nor for a failing plugin: such a claim gets a Result with status ``error``.
 
-        ``explain=True`` also fills ``result.steps`` with the unit allocation step by step.
+        ``explain=True`` also fills ``result.steps`` with the unit allocation step by step
+        (unit methods read it from :data:`payer_rules.units.EXPLAIN`).
+        ``time_budget``: seconds this claim may take, enforced with a timer signal, so only
+        in the main thread (batch uses it); elsewhere it is ignored.
         A :class:`~payer_rules.readers.ReadError` (a record a reader could not read) gets its
         error record too, so callers can pass every record of a file straight through.
         """
-        if isinstance(claim, ReadError):  # a record a reader could not turn into a claim
-            return error_result(None, payer, claim.message, rule="input.unreadable")
         if explain:
             token = EXPLAIN.set(True)
             try:
-                return self.evaluate(claim, payer)
+                return self.evaluate(claim, payer, time_budget=time_budget)
             finally:
                 EXPLAIN.reset(token)
-        policies = self._policies  # one read: a concurrent reload does not affect this claim
+        if time_budget and threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGALRM, _out_of_time)
+            signal.setitimer(signal.ITIMER_REAL, time_budget)
+            try:
+                return self._evaluate(claim, payer, time_budget)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+        return self._evaluate(claim, payer, None)
+
+    def _evaluate(self, claim: Any, payer: str | None, budget: float | None) -> Result:
+        if isinstance(claim, ReadError):  # a record a reader could not turn into a claim
+            return error_result(None, payer, claim.message, rule="input.unreadable")
+        state = self._state  # one read: a concurrent reload does not affect this claim
+        policies = state.policies
+        c = None
         try:
             c = claim if isinstance(claim, Claim) else parse_claim(claim)
+            payer_id = payer or c.payer
+            if not payer_id:
+                return error_result(c, None, "payer: missing; give it in the claim or choose one (--payer)")
+            select = policies.select
+            lines = c.lines
+            first_dos = lines[0].date_of_service
+            first = select(payer_id, first_dos)
+            one_version = first is not None
+            if one_version:  # the usual case: every line under the first line's version
+                for ln in lines:
+                    if ln.date_of_service != first_dos and select(payer_id, ln.date_of_service) is not first:
+                        one_version = False
+                        break
+            if not one_version:
+                versions = policies.versions(payer_id)
+                if not versions:
+                    known = policies.payers()
+                    return error_result(
+                        c, payer_id,
+                        f"payer: unknown payer{suggest(payer_id, known)}; known payers: {', '.join(known) or 'none'}",
+                        rule="input.unknown_payer")
+                per_line = [select(payer_id, ln.date_of_service) for ln in lines]
+                uncovered = [ln.line for ln, v in zip(lines, per_line) if v is None]
+                if uncovered:
+                    windows = "; ".join(f"{v.version}: {v.window()}" for v in versions)
+                    return error_result(
+                        c, payer_id,
+                        f"line(s) {', '.join(map(str, uncovered))}: no {payer_id} policy version covers the date of "
+                        f"service (versions: {windows})", rule="input.no_policy_version")
+            runtimes = state.runtimes
+            if one_version:
+                return self._run(c, payer_id, runtimes[first])
+            return _merge([self._run(part, payer_id, runtimes[v]) for v, part in _parts(c, per_line)])
         except ClaimError as exc:
             return error_result(claim, payer, str(exc))
-        payer_id = payer or c.payer
-        if not payer_id:
-            return error_result(c, None, "payer: missing; give it in the claim or choose one (--payer)")
-        select = policies.select
-        lines = c.lines
-        first_dos = lines[0].date_of_service
-        first = select(payer_id, first_dos)
-        one_version = first is not None
-        if one_version:  # the usual case: every line under the first line's version
-            for ln in lines:
-                if ln.date_of_service != first_dos and select(payer_id, ln.date_of_service) is not first:
-                    one_version = False
-                    break
-        if not one_version:
-            versions = policies.versions(payer_id)
-            if not versions:
-                known = policies.payers()
-                return error_result(
-                    c, payer_id,
-                    f"payer: unknown payer{suggest(payer_id, known)}; known payers: {', '.join(known) or 'none'}",
-                    rule="input.unknown_payer")
-            per_line = [select(payer_id, ln.date_of_service) for ln in lines]
-            uncovered = [ln.line for ln, v in zip(lines, per_line) if v is None]
-            if uncovered:
-                windows = "; ".join(f"{v.version}: {v.window()}" for v in versions)
-                return error_result(
-                    c, payer_id,
-                    f"line(s) {', '.join(map(str, uncovered))}: no {payer_id} policy version covers the date of "
-                    f"service (versions: {windows})", rule="input.no_policy_version")
-        try:
-            if one_version:
-                return self._run(c, payer_id, first)
-            return _merge([self._run(part, payer_id, v) for v, part in _parts(c, per_line)])
-        except Exception as exc:  # a plugin or engine bug must not kill a batch, nor leak claim data
+        except PluginFailure as exc:
+            log.error("%s", exc)  # names the plugin and hook only
+            return error_result(c or claim, payer or (c.payer if c else None), f"{exc}; the claim was not evaluated",
+                                rule="plugin.failed", category="internal")
+        except ClaimTimeout:
+            return error_result(c or claim, payer or (c.payer if c else None),
+                                f"the claim took longer than its time budget of {budget:g} s; not evaluated",
+                                rule="claim.time_budget", category="internal")
+        except Exception as exc:  # an engine bug must not kill a batch, nor leak claim data
             if os.environ.get(DEBUG_ENV):
                 raise
+            log.error("internal error while evaluating a claim (%s)", exc.__class__.__name__)
             return error_result(
-                c, payer_id,
+                c or claim, payer,
                 f"internal error while evaluating ({exc.__class__.__name__}); "
-                f"set {DEBUG_ENV}=1 to see the traceback", rule="internal.error")
+                f"set {DEBUG_ENV}=1 to see the traceback", rule="internal.error", category="internal")
 
-    def evaluate_many(self, claims: Iterable[Claim | dict[str, Any]], payer: str | None = None) -> Iterator[Result]:
+    def evaluate_many(self, claims: Iterable[Claim | Mapping[str, Any]], payer: str | None = None) -> Iterator[Result]:
         """Evaluate claims lazily, one result per claim, in input order."""
         for i, claim in enumerate(claims, start=1):
             r = self.evaluate(claim, payer)
             r.index = i
             yield r
 
-    def explain(self, claim: Claim | dict[str, Any], payer: str | None = None) -> dict[str, Any]:
+    def explain(self, claim: Claim | Mapping[str, Any], payer: str | None = None) -> dict[str, Any]:
         """Everything behind a result, for people: the policy version chosen for each date
         and why, the unit allocation step by step, each edit with the plugin or rule that
         made it, the nearest edits that did not happen and why, and the plugins consulted."""
@@ -241,7 +412,8 @@ class Engine:
             out["why"] = result.error
             return out
         c = claim if isinstance(claim, Claim) else parse_claim(claim)
-        policies = self._policies
+        state = self._state
+        policies = state.policies
         payer_id = result.payer
         versions = policies.versions(payer_id)
         parts = _parts(c, [policies.select(payer_id, ln.date_of_service) for ln in c.lines])
@@ -263,29 +435,34 @@ class Engine:
         plugins: dict[str, list[str]] = {}
         decisions = {ln.line: UnitDecision(ln.units, ln.explanation) for ln in result.lines}
         for v, part in parts:
-            alloc = Allocation(CORE, v.unit_method, {ln.line: decisions[ln.line] for ln in part.lines})
-            for said in v.hooks.explain_claim(claim=part, policy=v, allocation=alloc):
-                misses.extend(said)
+            rt = state.runtimes[v]
+            alloc = Allocation(CORE, v.unit_method,
+                               MappingProxyType({ln.line: decisions[ln.line] for ln in part.lines}))
+            try:
+                for plugin, said in rt.explain_claim.chain(part, v, alloc):
+                    misses.extend(str(x) for x in said)
+            except PluginFailure as exc:
+                misses.append(f"({exc})")
             plugins = {"unit method": [v.unit_method],
-                       "compute_units (overrides)": list(v.hooks.compute_units_payer.plugins
-                                                         + v.hooks.compute_units_global.plugins),
-                       "check_claim": list(v.hooks.check_claim.plugins),
-                       "adjust_result": list(v.hooks.adjust_result.plugins)}
+                       "compute_units (overrides)": list(rt.compute_units_payer.plugins
+                                                         + rt.compute_units_global.plugins),
+                       "check_claim": list(rt.check_claim.plugins),
+                       "adjust_result": list(rt.adjust_result.plugins)}
         out["near_misses"] = misses
         out["plugins"] = plugins
         return out
 
-    def fix(self, claim: dict[str, Any], payer: str | None = None):
+    def fix(self, claim: Mapping[str, Any], payer: str | None = None):
         """Apply every fix that needs no clinical judgment, evaluating again between kinds.
 
         Returns (result for the fixed claim, fixed claim dict, fixes applied, fixes left
-        for a person). The input dict is not changed.
+        for a person). The input mapping is not changed.
         """
         from .fixes import fix_claim
         return fix_claim(self, claim, payer)
 
-    def _run(self, claim: Claim, payer: str, v: PolicyVersion) -> Result:
-        hooks: _Hooks = v.hooks
+    def _run(self, claim: Claim, payer: str, rt: Runtime) -> Result:
+        v = rt.policy
         decisions: dict[int, UnitDecision] = {}
         timed: list[TimedLine] = []
         timed_codes, untimed = v.timed, v.untimed
@@ -295,27 +472,34 @@ class Engine:
                 timed.append(TimedLine(ln, ln.minutes if ln.minutes is not None else ln.minutes_from_times, unit_len))
             else:
                 decisions[ln.line] = UNTIMED if ln.code in untimed else UNKNOWN
-        steps: list[str] = []
-        ties: list[str] = []
+        steps: tuple | list = ()
+        ties: tuple | list = ()
         method = v.unit_method
         source = CORE
         if timed:
-            alloc = None
-            if hooks.compute_units_payer.calls:  # calls: empty when no plugin implements the hook
-                alloc = hooks.compute_units_payer(claim=claim, policy=v, lines=timed)
-            if alloc is None and hooks.compute_units_global.calls:
-                alloc = hooks.compute_units_global(claim=claim, policy=v, lines=timed)
-            if alloc is None:
+            found = None
+            lines_view = tuple(timed)
+            if rt.compute_units_payer.calls:  # calls: empty when no plugin implements the hook
+                found = rt.compute_units_payer.first(claim, v, lines_view)
+            if found is None and rt.compute_units_global.calls:
+                found = rt.compute_units_global.first(claim, v, lines_view)
+            if found is None:
                 alloc = self.plugins.unit_methods[method].compute(timed, v.unit_params)
-            if type(alloc) is not Allocation or not alloc.source:
-                raise PluginError("a compute_units hook returned something other than an Allocation with a source")
+                _check_allocation(alloc, self.plugins.unit_methods[method].plugin, "unit method " + method, timed)
+            else:
+                alloc = found[1]
+                _check_allocation(alloc, found[0], "compute_units", timed)
             method, source, steps, ties = alloc.method, alloc.source, alloc.steps, alloc.ties
             got = alloc.decisions
             for tl in timed:
                 n = tl.line.line
                 decisions[n] = got.get(n) or UnitDecision(None, f"{source} gave no units for this line")
-        allocation = Allocation(source, method, decisions, steps, ties)
-        edits: list[Edit] = hooks.check_claim.chain(claim, v, allocation)
+        allocation = Allocation(source, method, MappingProxyType(decisions), tuple(steps), tuple(ties))
+        edits: list[Edit] = []
+        catalogue = rt.catalogue
+        for plugin, got_edits in rt.check_claim.chain(claim, v, allocation):
+            _check_edits(got_edits, plugin, "check_claim", catalogue)
+            edits.extend(got_edits)
         version = v.version
         lines = []
         for ln in claim.lines:
@@ -324,27 +508,89 @@ class Engine:
                                     ln.units, d.units, d.explanation, source if ln.code in timed_codes else CORE,
                                     version))
         result = Result(claim.claim_id, payer, {"id": v.payer, "version": version}, "pass", lines,
-                        finish_edits(edits, v), list(ties), steps=list(steps))
-        if hooks.adjust_result.calls:
-            hooks.adjust_result(result=result, claim=claim, policy=v)
+                        finish_edits(edits, rt), list(ties), steps=list(steps))
+        if rt.adjust_result.calls:
+            for plugin, fn, idx, data in rt.adjust_result.calls:
+                rt.adjust_result._one(plugin, fn, tuple((result, claim, v, data)[i] for i in idx))
+                _check_result(result, plugin, catalogue)
         if len(result.edits) > 1:
             result.edits.sort(key=_edit_key)
         result.status = status_for(result.edits)
         return result
 
 
+def _out_of_time(signum: int, frame: Any) -> None:
+    raise ClaimTimeout()
+
+
+def _short_text(value: Any, limit: int = 10_000) -> bool:
+    return type(value) is str and len(value) <= limit
+
+
+def _check_allocation(alloc: Any, plugin: str, hook: str, timed: list[TimedLine]) -> None:
+    """An Allocation with a source and, for each line, units that are None or 0..MAX_UNITS."""
+    if type(alloc) is not Allocation or not _short_text(alloc.source, 200) or not alloc.source:
+        raise PluginFailure(plugin, hook, "returned something other than an Allocation with a source")
+    if not _short_text(alloc.method, 200) or not isinstance(alloc.decisions, Mapping):
+        raise PluginFailure(plugin, hook, "returned an Allocation whose method or decisions are malformed")
+    for tl in timed:
+        d = alloc.decisions.get(tl.line.line)
+        if d is None:
+            continue
+        if type(d) is not UnitDecision or not _short_text(d.explanation) or not (
+                d.units is None or (type(d.units) is int and 0 <= d.units <= MAX_UNITS)):
+            raise PluginFailure(plugin, hook, f"returned units that are not a whole number from 0 to {MAX_UNITS}")
+    for seq in (alloc.steps, alloc.ties):
+        if not isinstance(seq, (list, tuple)) or not all(_short_text(x) for x in seq):
+            raise PluginFailure(plugin, hook, "returned steps or ties that are not lists of text")
+
+
+def _check_edits(edits: list, plugin: str, hook: str, catalogue: Mapping[str, EditSpec]) -> None:
+    """Each edit an Edit of the right field types, its rule in the catalogue with its category."""
+    for e in edits:
+        if type(e) is not Edit:
+            raise PluginFailure(plugin, hook, f"returned {type(e).__name__} in its list, not Edit")
+        spec = catalogue.get(e.rule) if type(e.rule) is str else None
+        if spec is None:
+            raise PluginFailure(plugin, hook, "returned an edit whose rule is not in the edit catalogue "
+                                              "(declare it with register_edits)")
+        if e.category != spec.category:
+            raise PluginFailure(plugin, hook, f"returned edit '{e.rule}' with category {e.category!r}; "
+                                              f"the catalogue says {spec.category!r}")
+        if (e.severity not in SEVERITY_RANK or not _short_text(e.message) or not _short_text(e.source, 200)
+                or type(e.lines) is not tuple or not all(type(n) is int for n in e.lines)
+                or (e.fix is not None and type(e.fix) is not dict)
+                or not all(x is None or _short_text(x, 20) for x in (e.group, e.carc, e.rarc))):
+            raise PluginFailure(plugin, hook, f"returned edit '{e.rule}' with a field of the wrong type")
+
+
+def _check_result(result: Any, plugin: str, catalogue: Mapping[str, EditSpec]) -> None:
+    """What ``adjust_result`` may leave: the result's fields of their types."""
+    if type(result.edits) is not list or type(result.lines) is not list or type(result.ties) is not list:
+        raise PluginFailure(plugin, "adjust_result", "left edits, lines or ties that are not lists")
+    if not (result.claim_id is None or _short_text(result.claim_id, 200)) or not (
+            result.payer is None or _short_text(result.payer, 200)):
+        raise PluginFailure(plugin, "adjust_result", "left a claim_id or payer that is not text")
+    if not all(_short_text(t) for t in result.ties):
+        raise PluginFailure(plugin, "adjust_result", "left ties that are not text")
+    for ln in result.lines:
+        if type(ln) is not LineResult or not all(
+                x is None or (type(x) is int and 0 <= x <= MAX_UNITS * 100)
+                for x in (ln.minutes, ln.billed_units, ln.units)) or type(ln.line) is not int:
+            raise PluginFailure(plugin, "adjust_result", "left a line result with a field of the wrong type")
+    _check_edits(result.edits, plugin, "adjust_result", catalogue)
+
+
 def _edit_key(e: Edit) -> tuple:
     return (min(e.lines) if e.lines else 0, SEVERITY_RANK.get(e.severity, 9), e.rule, e.lines, e.message)
 
 
-def finish_edits(edits: list[Edit], v: PolicyVersion) -> list[Edit]:
+def finish_edits(edits: list[Edit], rt: Runtime) -> list[Edit]:
     """Apply the policy's severity overrides and denial codes; drop edits set to off."""
     out = []
-    known = v.outcomes  # edit_outcome's memo, read directly: this runs for every edit
+    known = rt.outcomes  # the memo, read directly: this runs for every edit
     for e in edits:
-        if type(e) is not Edit:
-            raise PluginError("a check_claim hook returned something other than a list of Edit")
-        sev, denial = known.get((e.rule, e.category)) or v.edit_outcome(e.rule, e.category)
+        sev, denial = known.get((e.rule, e.category)) or rt.outcome(e.rule, e.category)
         if sev is not None:
             if sev == "off":
                 continue
@@ -355,10 +601,10 @@ def finish_edits(edits: list[Edit], v: PolicyVersion) -> list[Edit]:
     return out
 
 
-def _parts(c: Claim, per_line: list[PolicyVersion]) -> list[tuple[PolicyVersion, Claim]]:
+def _parts(c: Claim, per_line: list[Policy]) -> list[tuple[Policy, Claim]]:
     """The claim split by the policy version of each line (``per_line``), oldest version first."""
     lines: dict[int, list] = {}
-    chosen: dict[int, PolicyVersion] = {}
+    chosen: dict[int, Policy] = {}
     for ln, v in zip(c.lines, per_line):
         chosen[id(v)] = v
         lines.setdefault(id(v), []).append(ln)

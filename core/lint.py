@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .models import CATEGORIES
 from .policy import PolicyError, policy_files
 from .rules import All, Rule, Test
 from .tables import NO_DELETION, int_date, table_paths
@@ -50,11 +49,15 @@ def lint(paths: Iterable[str | Path]) -> list[Problem]:
             problems.extend(Problem(p.path, p.line, p.column, "error", p.message) for p in exc.problems)
             continue
         for versions in engine.policies.by_payer.values():
-            problems.extend(_check_policy(f, versions))
+            problems.extend(_check_policy(f, engine, versions))
+        for plugin in engine.unused_plugins():
+            problems.append(Problem(str(f), None, None, "warning",
+                                    f"plugin '{plugin}' is installed but no loaded policy names it in plugins: "
+                                    "it runs for no claim"))
     return sorted(set(problems), key=lambda p: (p.path, p.line or 0, p.column or 0, p.message))
 
 
-def _check_policy(path: Path, versions: list) -> list[Problem]:
+def _check_policy(path: Path, engine, versions: list) -> list[Problem]:
     out: list[Problem] = []
     name = str(path)
     first = versions[0]
@@ -72,9 +75,8 @@ def _check_policy(path: Path, versions: list) -> list[Problem]:
                                f"(from {b.effective_from}): claims in between get no policy"))
     for v in versions:
         out.extend(_check_tables(path, v, at))
-        out.extend(_check_rules(name, v, at, versions))
-        out.extend(_check_denials(name, v, at))
-        out.extend(_check_overrides(name, v, at))
+        out.extend(_check_plugins(name, engine, v, at, versions))
+        out.extend(_check_denials(name, engine, v, at))
     return out
 
 
@@ -156,73 +158,81 @@ def _same_when(a: Rule, b: Rule) -> bool:
         a.effective_from == b.effective_from and a.effective_to == b.effective_to
 
 
-def _check_rules(name: str, v, at, versions) -> list[Problem]:
-    ev = v.data.get("policy_rules")
-    if ev is None:
-        return []
-    out = []
+def rule_problems(rules: list[Rule], v, versions) -> list[dict[str, Any]]:
+    """Rules that can never fire or that another rule shadows (the policy_rules plugin
+    reports these through ``lint_policy``)."""
+    out: list[dict[str, Any]] = []
     known = set(v.timed) | set(v.untimed)
-    for r in ev.rules:
-        line, col = at("rules", r.position)
+
+    def warn(rule: Rule, message: str) -> None:
+        out.append({"at": ("rules", rule.position), "severity": "warning", "message": message})
+
+    for r in rules:
         why = _never_fires(r, known)
         if why:
-            out.append(Problem(name, line, col, "warning", f"rule '{r.id}' can never fire: {why}"))
+            warn(r, f"rule '{r.id}' can never fire: {why}")
         if r.effective_from or r.effective_to:
             lo, hi = r.effective_from or "0000-00-00", r.effective_to or "9999-12-31"
             if not any(lo <= (x.effective_to or "9999-12-31") and x.effective_from <= hi for x in versions):
-                out.append(Problem(name, line, col, "warning",
-                                   f"rule '{r.id}' can never fire: its window lies outside every version's window"))
+                warn(r, f"rule '{r.id}' can never fire: its window lies outside every version's window")
         if r.index_codes is not None and not (r.index_codes & known):
-            out.append(Problem(name, line, col, "warning",
-                               f"rule '{r.id}' applies only to codes this policy lists neither timed nor untimed "
-                               f"({', '.join(sorted(r.index_codes)[:5])})"))
-    for i, a in enumerate(ev.rules):
-        for b in ev.rules[i + 1:]:
+            warn(r, f"rule '{r.id}' applies only to codes this policy lists neither timed nor untimed "
+                    f"({', '.join(sorted(r.index_codes)[:5])})")
+    for i, a in enumerate(rules):
+        for b in rules[i + 1:]:
             if _same_when(a, b):
-                line, col = at("rules", b.position)
-                out.append(Problem(name, line, col, "warning",
-                                   f"rule '{b.id}' is shadowed by rule '{a.id}': same conditions, so both always "
-                                   "fire together; merge them or make one narrower"))
+                warn(b, f"rule '{b.id}' is shadowed by rule '{a.id}': same conditions, so both always "
+                        "fire together; merge them or make one narrower")
     return out
 
 
-def _check_denials(name: str, v, at) -> list[Problem]:
+def _check_plugins(name: str, engine, v, at, versions) -> list[Problem]:
+    """What each plugin in scope says about its part of the version (``lint_policy``)."""
+    rt = engine.runtime(v)
+    hook = engine.plugins.bind("lint_policy", sorted(engine.plugins.global_names | set(v.plugins)), rt.data)
     out = []
-    ev = v.data.get("policy_rules")
-    for r in (ev.rules if ev else []):
-        if r.carc is None and r.group is None and v.denial(r.id, r.category) is None:
-            line, col = at("rules", r.position)
-            out.append(Problem(name, line, col, "warning",
-                               f"rule '{r.id}' has no denial codes: set edit.group/carc or denials['{r.id}'] "
-                               f"or denials['{r.category}']"))
-    # categories the configured plugins produce
-    produced = {"units", "coverage"}
-    for section, category in (("ncci", "bundling"), ("mue", "mue"), ("modifiers", "modifier"),
-                              ("documentation", "documentation")):
-        if v.settings.get(section):
-            produced.add(category)
-    for st in (v.settings.get("fee_schedule") or {}).get("statuses", {}).values():
-        produced.add(st.get("category", "coverage"))
-    for cat in sorted(produced & set(CATEGORIES)):
-        if cat not in v.denials:
-            line, col = at("denials")
-            out.append(Problem(name, line, col, "warning",
-                               f"no denial codes for category '{cat}', which this policy's checks produce"))
+    for plugin, fn, idx, data in hook.calls:
+        for p in hook._one(plugin, fn, tuple((v, versions, data)[i] for i in idx)) or []:
+            line, col = at(*p.get("at", ()))
+            out.append(Problem(name, line, col, p.get("severity", "warning"), str(p["message"])))
     return out
 
 
-def _check_overrides(name: str, v, at) -> list[Problem]:
-    s = v.data.get("ncci_ptp")
-    if s is None:
-        return []
+def _check_denials(name: str, engine, v, at) -> list[Problem]:
+    """Edits this version can produce that would go out without denial codes: none on the
+    edit (a rule's own), none in the policy's ``denials`` by id or category, none in the
+    catalogue. One warning per category, at the policy's ``denials``."""
+    rt = engine.runtime(v)
+    enabled = [spec for spec in rt.catalogue.values()
+               if spec.id in rt.possible or (spec.section in v.settings and spec.plugin != "payer_rules.core")]
+    rules = {r.id: r for r in getattr(rt.data.get("policy_rules"), "rules", ())}
+    missing: dict[str, list[str]] = {}
+    for spec in enabled:
+        r = rules.get(spec.id)
+        if r is not None and (r.carc is not None or r.group is not None):
+            continue
+        if spec.denial is not None or v.denial(spec.id, spec.category) is not None:
+            continue
+        missing.setdefault(spec.category, []).append(spec.id)
+    out = []
+    for cat, ids in sorted(missing.items()):
+        line, col = at("denials")
+        out.append(Problem(name, line, col, "warning",
+                           f"no denial codes for {', '.join(sorted(ids)[:6])}{' ...' if len(ids) > 6 else ''} "
+                           f"(category '{cat}'): set denials['{cat}'] or per edit id"))
+    return out
+
+
+def override_problems(s, v) -> list[dict[str, Any]]:
+    """NCCI overrides of pairs the table deleted before the version starts (the ncci_ptp
+    plugin reports these through ``lint_policy``)."""
     out = []
     start = int(v.effective_from.replace("-", ""))
     for i, (c1, c2) in enumerate(s.overrides):
         rows = s.table.rows_for(c1, c2)
         if rows and all(r.deletion != NO_DELETION and r.deletion < start for r in rows):
             last = max(r.deletion for r in rows)
-            line, col = at("ncci", "overrides", i)
-            out.append(Problem(name, line, col, "warning",
-                               f"override of {c1}/{c2}: the table deleted that edit on {int_date(last)}, before "
-                               f"version '{v.version}' starts ({v.effective_from}); the override changes nothing"))
+            out.append({"at": ("ncci", "overrides", i), "severity": "warning",
+                        "message": f"override of {c1}/{c2}: the table deleted that edit on {int_date(last)}, before "
+                                   f"version '{v.version}' starts ({v.effective_from}); the override changes nothing"})
     return out

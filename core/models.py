@@ -11,19 +11,43 @@ Field names here are the public contract: they are what ``to_dict`` emits and wh
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import orjson
 
-CATEGORIES = ("units", "bundling", "mue", "modifier", "documentation", "coverage", "input")
+CATEGORIES = ("units", "bundling", "mue", "modifier", "documentation", "coverage", "input", "internal")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+#: The version of the result format (``schema_version`` in every result); raised when a
+#: field changes meaning or goes away, not when one is added.
+RESULT_SCHEMA_VERSION = 1
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(slots=True)
+def freeze(value: Any) -> Any:
+    """A read-only copy of JSON-like data: mappings become read-only mappings, lists tuples.
+
+    Claims and policies are handed to plugins this way, so that nothing a plugin does can
+    change another claim's result or the caller's own objects."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain dicts and lists again, for JSON output and comparisons."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
 class Line:
-    """One service line of a claim, as submitted. Read-only by convention: plugins and
-    threads share it. (Not frozen: a frozen dataclass costs a setattr call per field,
-    and lines are built once per claim line.)"""
+    """One service line of a claim, as submitted. Frozen: plugins and threads share it."""
 
     line: int
     code: str
@@ -37,8 +61,8 @@ class Line:
     end_time: str | None = None
     #: Minutes derived from start_time/end_time; used only when ``minutes`` is absent.
     minutes_from_times: int | None = None
-    #: Fields this version does not model, kept so plugins can read them.
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: Fields this version does not model, kept (read-only) so plugins can read them.
+    extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY, compare=False)
 
     @property
     def timed_minutes(self) -> int | None:
@@ -46,20 +70,20 @@ class Line:
         return self.minutes if self.minutes is not None else self.minutes_from_times
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Claim:
-    """A professional claim for therapy services. Read-only by convention, like Line."""
+    """A claim for therapy services. Frozen like Line; its mappings are read-only."""
 
     claim_id: str
     payer: str | None
     lines: tuple[Line, ...]
-    patient: dict[str, Any] | None = None
-    provider: dict[str, Any] | None = None
+    patient: Mapping[str, Any] | None = None
+    provider: Mapping[str, Any] | None = None
     diagnoses: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY, compare=False)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TimedLine:
     """A timed line as a unit method sees it: minutes resolved, unit length from the policy."""
 
@@ -68,7 +92,7 @@ class TimedLine:
     unit_minutes: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class UnitDecision:
     """Units computed for one line, with the reason in words."""
 
@@ -76,7 +100,7 @@ class UnitDecision:
     explanation: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Allocation:
     """What a unit method returns for a claim's timed lines.
 
@@ -87,9 +111,9 @@ class Allocation:
 
     source: str
     method: str
-    decisions: dict[int, UnitDecision]
-    steps: list[str] = field(default_factory=list)
-    ties: list[str] = field(default_factory=list)
+    decisions: Mapping[int, UnitDecision]
+    steps: tuple[str, ...] | list[str] = ()
+    ties: tuple[str, ...] | list[str] = ()
 
 
 @dataclass
@@ -174,6 +198,7 @@ class Result:
 
     def _shallow(self) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "schema_version": RESULT_SCHEMA_VERSION,
             "claim_id": self.claim_id,
             "payer": self.payer,
             "policy": self.policy,

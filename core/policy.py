@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
 
 import jsonschema
 
+from .models import freeze
 from .yaml_source import LineMap, SourceError, code_text, load_yaml, plain
 
 POLICY_SUFFIXES = (".yaml", ".yml")
@@ -130,9 +132,15 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
-@dataclass
-class PolicyVersion:
-    """One payer policy in force for one effective window, compiled for lookups."""
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """One payer policy in force for one effective window: what plugins see.
+
+    Frozen, and its settings are read-only mappings and tuples (``payer_rules.models.freeze``):
+    a plugin cannot change the policy for the claims after it. What the engine keeps for a
+    version at run time (bound hooks, plugin data, memos) lives in the engine, not here.
+    Part of the stable API (docs/api.md).
+    """
 
     payer: str
     name: str
@@ -140,24 +148,16 @@ class PolicyVersion:
     effective_from: str
     effective_to: str | None
     path: str
-    settings: dict[str, Any]
+    settings: Mapping[str, Any]
     unit_method: str
-    unit_params: dict[str, Any]
-    timed: dict[str, int]
+    unit_params: Mapping[str, Any]
+    timed: Mapping[str, int]
     untimed: frozenset[str]
     unknown_codes: str
     plugins: tuple[str, ...]
-    denials: dict[str, dict[str, Any]]
-    severity: dict[str, str]
+    denials: Mapping[str, Mapping[str, Any]]
+    severity: Mapping[str, str]
     lines: LineMap | None = field(default=None, repr=False)
-    #: Per-plugin data computed once at load (indexes, tables), keyed by plugin name.
-    data: dict[str, Any] = field(default_factory=dict, repr=False)
-    #: Hook callers restricted to the plugins that apply to this payer (set by the engine).
-    hooks: Any = field(default=None, repr=False)
-    #: Which evaluator runs the policy's rules: builtin or durable (chosen by the Engine).
-    rules_evaluator: str = "builtin"
-    #: edit_outcome's memo, (rule, category) -> outcome; the engine reads it per edit
-    outcomes: dict = field(default_factory=dict, repr=False)
 
     def covers(self, date: str) -> bool:
         return self.effective_from <= date and (self.effective_to is None or date <= self.effective_to)
@@ -165,20 +165,13 @@ class PolicyVersion:
     def window(self) -> str:
         return f"{self.effective_from} to {self.effective_to or 'open'}"
 
-    def denial(self, rule: str, category: str) -> dict[str, Any] | None:
+    def denial(self, rule: str, category: str) -> Mapping[str, Any] | None:
+        """The policy's own denial codes for an edit (by rule id, else by category)."""
         return self.denials.get(rule) or self.denials.get(category)
 
-    def edit_outcome(self, rule: str, category: str) -> tuple[str | None, tuple[Any, Any, Any] | None]:
-        """(severity override or None, denial codes as (group, carc, rarc) or None) for an
-        edit; memoised per rule."""
-        key = (rule, category)
-        hit = self.outcomes.get(key)
-        if hit is None:
-            d = self.denial(rule, category)
-            hit = (self.severity.get(rule) or self.severity.get(category),
-                   None if d is None else (d["group"], d["carc"], d["rarc"]))
-            self.outcomes[key] = hit  # depends only on the policy: a race stores the same value
-        return hit
+
+#: The name the engine's internals used before the view was public.
+PolicyVersion = Policy
 
 
 class PolicySet:
@@ -315,23 +308,23 @@ def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]
                 line, col = _place(lines, where, ver, ("plugins",))
                 problems.append(SourceError(
                     name, line, f"plugin '{pname}' is not installed{suggest(pname, plugin_names)}", col))
-        out.append(PolicyVersion(
+        out.append(Policy(
             payer=raw["payer"],
             name=settings["name"],
             version=vid,
             effective_from=frm,
             effective_to=to,
             path=name,
-            settings=plain(settings),
+            settings=freeze(plain(settings)),
             unit_method=method,
-            unit_params=params,
-            timed=timed,
+            unit_params=freeze(params),
+            timed=MappingProxyType(timed),
             untimed=untimed,
             unknown_codes=settings.get("unknown_codes", "warning"),
             plugins=tuple(settings.get("plugins", [])),
-            denials={k: {"group": d.get("group"), "carc": None if d.get("carc") is None else str(d.get("carc")),
-                         "rarc": d.get("rarc")} for k, d in settings.get("denials", {}).items()},
-            severity=dict(settings.get("severity", {})),
+            denials=freeze({k: {"group": d.get("group"), "carc": None if d.get("carc") is None else str(d.get("carc")),
+                                "rarc": d.get("rarc")} for k, d in settings.get("denials", {}).items()}),
+            severity=MappingProxyType(dict(settings.get("severity", {}))),
             lines=lines,
         ))
     ordered = sorted(out, key=lambda v: v.effective_from)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .claims import ClaimError, parse_claim
+from .models import thaw
 from .policy import PolicyVersion
 from .readers import ReadError, read_claims
 from .tables import table_paths
@@ -70,8 +71,8 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def settings_changes(a: PolicyVersion, b: PolicyVersion) -> list[str]:
     skip = ("versions", "rules", "name", "description", "tables")
-    fa = _flatten({k: v for k, v in a.settings.items() if k not in skip})
-    fb = _flatten({k: v for k, v in b.settings.items() if k not in skip})
+    fa = _flatten({k: v for k, v in thaw(a.settings).items() if k not in skip})
+    fb = _flatten({k: v for k, v in thaw(b.settings).items() if k not in skip})
     out = []
     for key in sorted(set(fa) | set(fb)):
         x, y = fa.get(key), fb.get(key)
@@ -93,8 +94,8 @@ def settings_changes(a: PolicyVersion, b: PolicyVersion) -> list[str]:
 
 
 def rule_changes(a: PolicyVersion, b: PolicyVersion) -> list[str]:
-    ra = {r["id"]: r for r in a.settings.get("rules", [])}
-    rb = {r["id"]: r for r in b.settings.get("rules", [])}
+    ra = {r["id"]: r for r in thaw(a.settings).get("rules", [])}
+    rb = {r["id"]: r for r in thaw(b.settings).get("rules", [])}
     out = [f"added rule {i}: {rb[i]['description'].strip()}" for i in sorted(set(rb) - set(ra))]
     out += [f"removed rule {i}" for i in sorted(set(ra) - set(rb))]
     for i in sorted(set(ra) & set(rb)):
@@ -178,8 +179,8 @@ def impact(old: Side, new: Side, claims: Iterable[Any], payer: str) -> Impact:
             out.unreadable += 1
             continue
         out.claims += 1
-        a = old.engine._run(c, payer, old.version)
-        b = new.engine._run(c, payer, new.version)
+        a = old.engine._run(c, payer, old.engine.runtime(old.version))
+        b = new.engine._run(c, payer, new.engine.runtime(new.version))
         changed = False
         if a.status != b.status:
             key = f"{a.status} -> {b.status}"

@@ -30,8 +30,6 @@ from .models import Result
 from .policy import TEST_SUFFIXES, PolicyError, schema_problems
 from .yaml_source import SourceError, load_yaml, plain
 
-#: Edits a policy's tables can produce, by the setting that enables them.
-TABLE_EDITS = {"ncci": ("ncci.ptp",), "mue": ("mue.mai1", "mue.mai2", "mue.mai3")}
 
 
 @dataclass
@@ -179,23 +177,9 @@ def coverage(engine, outcomes: list[Outcome], payers: Iterable[str] | None = Non
         if payers is not None and v.payer not in payers:
             continue
         ids = possible.setdefault(v.payer, [])
-        for r in v.settings.get("rules", []):
-            if r["id"] not in ids:
-                ids.append(r["id"])
-        for section, rule_ids in TABLE_EDITS.items():
-            if v.settings.get(section) is not None:
-                for rid in rule_ids:
-                    if rid in ("mue.mai1", "mue.mai2", "mue.mai3"):
-                        table = v.data.get("mue", (None,))[0]
-                        if table is not None and not any(m.mai == int(rid[-1]) for m in table.values()):
-                            continue  # no MUE with that indicator in the table
-                    if rid not in ids:
-                        ids.append(rid)
-        fee = v.settings.get("fee_schedule")
-        if fee:
-            for st in fee.get("statuses", {}).values():
-                if st["rule"] not in ids:
-                    ids.append(st["rule"])
+        for rid in engine.runtime(v).possible:  # its rules and what its tables can produce
+            if rid not in ids:
+                ids.append(rid)
     exercised: dict[str, set[str]] = {}
     for o in outcomes:
         for r in o.results:

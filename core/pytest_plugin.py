@@ -1,6 +1,8 @@
 """pytest plugin (entry point ``pytest11``): collects policy test files (``*.test.yaml``)
-so ``pytest payer_configs/`` runs every case as a pytest item, with the same checks and
-messages as ``payer-rules test``.
+as pytest items, with the same checks and messages as ``payer-rules test``, but only where
+the user asks for it: ``pytest --policy-tests``, or ``policy_tests = true`` in the pytest
+configuration. Installing payer-rules must not change an unrelated project's test run
+that happens to hold a ``*.test.yaml`` file.
 
 The policies a test file is checked against are the ones in its own folder.
 """
@@ -23,8 +25,19 @@ def _engine(folder: Path):
     return _ENGINES[folder]
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption("--policy-tests", action="store_true", default=False,
+                     help="payer-rules: collect policy test files (*.test.yaml) as tests")
+    parser.addini("policy_tests", type="bool", default=False,
+                  help="payer-rules: collect policy test files (*.test.yaml) as tests")
+
+
+def _wanted(config) -> bool:
+    return bool(config.getoption("--policy-tests") or config.getini("policy_tests"))
+
+
 def pytest_collect_file(parent, file_path: Path):
-    if is_test_file(file_path):
+    if is_test_file(file_path) and _wanted(parent.config):
         return PolicyTestFile.from_parent(parent, path=file_path)
     return None
 

@@ -10,6 +10,13 @@ from __future__ import annotations
 from payer_rules import Edit, hookimpl
 
 SOURCE = "code_sets"
+PAYER_RULES_GLOBAL = True
+
+
+@hookimpl
+def register_edits(register):
+    register("code.unknown", category="coverage", severity="warning", section="unknown_codes",
+             description="a code that is neither timed nor untimed in the payer's policy (not checked)")
 
 
 @hookimpl

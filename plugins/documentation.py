@@ -13,8 +13,23 @@ claim; each setting of ``documentation:`` is the edit's severity:
 from __future__ import annotations
 
 from payer_rules import Edit, hookimpl
+from payer_rules.plugins import section_schema
 
 SOURCE = "documentation"
+PAYER_RULES_GLOBAL = True
+
+
+@hookimpl
+def register_policy_sections(register):
+    register("documentation", section_schema("documentation"))
+
+
+@hookimpl
+def register_edits(register):
+    register("doc.diagnosis_pointer_range", category="documentation", severity="warning", section="documentation",
+             description="a line's diagnosis pointer points past the claim's diagnoses")
+    register("doc.time_overlap", category="documentation", severity="warning", section="documentation",
+             description="two timed lines of one date whose start-end blocks overlap (minutes claimed twice)")
 
 
 def _mins(t: str) -> int:
@@ -22,15 +37,14 @@ def _mins(t: str) -> int:
 
 
 @hookimpl
-def prepare_policy(policy, base_dir):
+def prepare_policy(policy, base_dir, options):
     cfg = policy.settings.get("documentation")
-    if cfg:
-        policy.data[SOURCE] = (cfg.get("overlap"), cfg.get("diagnosis_pointer"))
+    return (cfg.get("overlap"), cfg.get("diagnosis_pointer")) if cfg else None
 
 
 @hookimpl
-def check_claim(claim, policy, allocation):
-    settings = policy.data.get(SOURCE)
+def check_claim(claim, policy, allocation, data):
+    settings = data
     if settings is None:
         return []
     edits = []

@@ -8,23 +8,49 @@ bill instead, are policy settings (``fee_schedule``).
 from __future__ import annotations
 
 from payer_rules import Edit, hookimpl
+from payer_rules.plugins import section_schema
 from payer_rules.tables import required_table
 
 SOURCE = "fee_schedule"
+PAYER_RULES_GLOBAL = True
+#: status -> rule id; what each status means for a payer is the policy's (``fee_schedule.statuses``)
+RULES = {"B": "pfs.bundled", "I": "pfs.not_valid", "N": "pfs.non_covered"}
+CATEGORY = {"pfs.bundled": "bundling", "pfs.not_valid": "coverage", "pfs.non_covered": "coverage"}
 
 
 @hookimpl
-def prepare_policy(policy, base_dir):
+def register_policy_sections(register):
+    register("fee_schedule", section_schema("fee_schedule"))
+
+
+@hookimpl
+def policy_edits(policy, data):
+    """The statuses this payer gives a meaning to."""
+    return [] if data is None else [RULES[s] for s in sorted(data[2])]
+
+
+@hookimpl
+def register_edits(register):
+    register("pfs.bundled", category=CATEGORY["pfs.bundled"], severity="error", section="fee_schedule",
+             description="fee-schedule status B: bundled, never separately payable (97010)",
+             denial={"group": "CO", "carc": "97", "rarc": "M15"})
+    register("pfs.not_valid", category="coverage", severity="error", section="fee_schedule",
+             description="fee-schedule status I: not valid for the payer; bill the replacement code (97014 -> G0283)")
+    register("pfs.non_covered", category="coverage", severity="error", section="fee_schedule",
+             description="fee-schedule status N: a non-covered service (98943)")
+
+
+@hookimpl
+def prepare_policy(policy, base_dir, options):
     cfg = policy.settings.get("fee_schedule")
     if cfg is None:
-        return
+        return None
     table, version = required_table(policy, "pfs", "fee_schedule")
-    policy.data[SOURCE] = (table, version, cfg.get("statuses", {}), cfg.get("replacements", {}))
+    return table, version, cfg.get("statuses", {}), cfg.get("replacements", {})
 
 
 @hookimpl
-def check_claim(claim, policy, allocation):
-    data = policy.data.get(SOURCE)
+def check_claim(claim, policy, allocation, data):
     if data is None:
         return []
     table, version, statuses, replacements = data
@@ -41,7 +67,8 @@ def check_claim(claim, policy, allocation):
             msg += f"; bill {replacements[ln.code]} instead"
         elif st.get("remove_line"):
             fix = {"action": "remove_line", "line": ln.line}
-        edits.append(Edit(rule=st["rule"], category=st.get("category", "coverage"),
+        rule = RULES[fs.status]
+        edits.append(Edit(rule=rule, category=CATEGORY[rule],
                           severity=st.get("severity", "error"), lines=(ln.line,), message=msg,
                           source=SOURCE, fix=fix))
     return edits

@@ -14,17 +14,46 @@ rules in the policy's ``rules:``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from payer_rules import Edit, hookimpl
+from payer_rules.plugins import section_schema
 from payer_rules.tables import required_table
 
 SOURCE = "modifier_rules"
+PAYER_RULES_GLOBAL = True
 
 
 @hookimpl
-def prepare_policy(policy, base_dir):
+def register_policy_sections(register):
+    register("modifiers", section_schema("modifiers"))
+
+
+@hookimpl
+def register_edits(register):
+    edit = lambda rule, category, severity, what, denial=None: register(  # noqa: E731
+        rule, category=category, severity=severity, section="modifiers", description=what, denial=denial)
+    edit("modifier.unknown", "modifier", "warning", "a modifier the payer's policy does not recognise")
+    edit("modifier.discipline_conflict", "modifier", "error", "more than one of GP/GO/GN on one line",
+         {"group": "CO", "carc": "4", "rarc": None})
+    edit("modifier.discipline_missing", "modifier", "error",
+         "an always-therapy code without its discipline modifier (GP, GO or GN)", {"group": "CO", "carc": "4", "rarc": None})
+    edit("modifier.kx_missing", "modifier", "error",
+         "therapy amount this year above the threshold and no KX on the line", {"group": "PR", "carc": "119", "rarc": None})
+    edit("modifier.kx_review", "documentation", "info",
+         "therapy amount this year above the targeted medical review threshold")
+    edit("modifier.assistant_missing", "modifier", "error",
+         "an assistant furnished more than the de minimis share and the line has no CQ/CO",
+         {"group": "CO", "carc": "4", "rarc": None})
+    edit("modifier.assistant_not_needed", "modifier", "warning",
+         "CQ/CO on a line whose assistant share is de minimis (paid at the reduced rate needlessly)")
+
+
+@hookimpl
+def prepare_policy(policy, base_dir, options):
     cfg = policy.settings.get("modifiers")
     if cfg is None:
-        return
+        return None
     disc = cfg.get("discipline")
     therapy_codes: frozenset[str] = frozenset()
     if disc:
@@ -34,7 +63,7 @@ def prepare_policy(policy, base_dir):
             table, _ = required_table(policy, "pfs", "modifiers.discipline.fee_schedule_mult_proc")
             codes |= {c for c, fs in table.items() if fs.mult_proc == str(mult)}
         therapy_codes = frozenset(codes)
-    policy.data[SOURCE] = {
+    return {
         "therapy_codes": therapy_codes,
         "one_of": tuple(disc.get("one_of", ["GP", "GO", "GN"])) if disc else (),
         "one_of_set": frozenset(disc.get("one_of", ["GP", "GO", "GN"])) if disc else frozenset(),
@@ -56,8 +85,7 @@ def _discipline(data, ln) -> str | None:
 
 
 @hookimpl
-def check_claim(claim, policy, allocation):
-    data = policy.data.get(SOURCE)
+def check_claim(claim, policy, allocation, data):
     if data is None:
         return []
     edits: list[Edit] = []
@@ -83,7 +111,7 @@ def check_claim(claim, policy, allocation):
     kx = data["kx"]
     if kx:
         ytd = claim.patient.get("therapy_ytd") if claim.patient else None
-        if isinstance(ytd, dict):
+        if isinstance(ytd, Mapping):
             edits.extend(_kx(kx, ytd, claim, data))
     assistant = data["assistant"]
     if assistant and any_extra:  # assistant minutes are a line field outside the model
@@ -184,14 +212,13 @@ def _assistant(cfg, claim, data):
 
 
 @hookimpl
-def explain_claim(claim, policy, allocation):
+def explain_claim(claim, policy, allocation, data):
     """Where the claim stands against the KX threshold."""
-    data = policy.data.get(SOURCE)
     kx = data and data["kx"]
     ytd = (claim.patient or {}).get("therapy_ytd")
     if not kx:
         return []
-    if not isinstance(ytd, dict):
+    if not isinstance(ytd, Mapping):
         return ["KX threshold: not checked (the claim has no patient.therapy_ytd)"]
     years = sorted({ln.date_of_service[:4] for ln in claim.lines})
     thresholds = {str(k): v for k, v in kx["thresholds"].items()}

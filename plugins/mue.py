@@ -11,19 +11,40 @@ Units are the billed units of a line, or the computed units when none are billed
 from __future__ import annotations
 
 from payer_rules import Edit, hookimpl
+from payer_rules.plugins import section_schema
 from payer_rules.tables import required_table
 
 SOURCE = "mue"
+PAYER_RULES_GLOBAL = True
 MAI_TEXT = {1: "per line", 2: "per date of service (policy)", 3: "per date of service (clinical, appealable)"}
 
 
 @hookimpl
-def prepare_policy(policy, base_dir):
+def register_policy_sections(register):
+    register("mue", section_schema("mue"))
+
+
+@hookimpl
+def register_edits(register):
+    for mai in (1, 2, 3):
+        register(f"mue.mai{mai}", category="mue", severity="error", section="mue",
+                 description=f"units of a code exceed its Medically Unlikely Edit value ({MAI_TEXT[mai]})",
+                 denial={"group": "CO", "carc": "96", "rarc": "N362"})
+
+
+@hookimpl
+def policy_edits(policy, data):
+    """The MUE edits this version's table can produce: one per indicator it holds."""
+    return [] if data is None else sorted({f"mue.mai{m.mai}" for m in data[0].values()})
+
+
+@hookimpl
+def prepare_policy(policy, base_dir, options):
     cfg = policy.settings.get("mue")
     if cfg is None:
-        return
+        return None
     table, version = required_table(policy, "mue", "mue")
-    policy.data[SOURCE] = (table, version, frozenset(cfg.get("separate_line_modifiers", [])))
+    return table, version, frozenset(cfg.get("separate_line_modifiers", []))
 
 
 def _groups(claim, allocation, table, separate) -> dict[tuple, list]:
@@ -46,8 +67,7 @@ def _groups(claim, allocation, table, separate) -> dict[tuple, list]:
 
 
 @hookimpl
-def check_claim(claim, policy, allocation):
-    data = policy.data.get(SOURCE)
+def check_claim(claim, policy, allocation, data):
     if data is None:
         return []
     table, version, separate = data
@@ -92,9 +112,8 @@ def check_claim(claim, policy, allocation):
 
 
 @hookimpl
-def explain_claim(claim, policy, allocation):
+def explain_claim(claim, policy, allocation, data):
     """Each code's units against its MUE when not exceeded."""
-    data = policy.data.get(SOURCE)
     if data is None:
         return []
     table, version, separate = data

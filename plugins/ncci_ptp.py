@@ -18,9 +18,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from payer_rules import Edit, hookimpl
+from payer_rules.plugins import section_schema
 from payer_rules.tables import PtpRow, dos_int, int_date, required_table
 
 SOURCE = "ncci_ptp"
+PAYER_RULES_GLOBAL = True
+
+
+@hookimpl
+def register_policy_sections(register):
+    register("ncci", section_schema("ncci"))
+
+
+@hookimpl
+def policy_edits(policy, data):
+    return [] if data is None else ["ncci.ptp"]
+
+
+@hookimpl
+def lint_policy(policy, data, versions):
+    from payer_rules.lint import override_problems
+    return [] if data is None else override_problems(data, policy)
+
+
+@hookimpl
+def register_edits(register):
+    register("ncci.ptp", category="bundling", severity="error", section="ncci",
+             description="the Column 2 code of an NCCI procedure-to-procedure pair billed with its Column 1 "
+                         "code on one date, with no modifier that bypasses the edit",
+             denial={"group": "CO", "carc": "236", "rarc": None})
+    register("ncci.bypass_region_missing", category="documentation", severity="warning", section="ncci",
+             description="a 59/X modifier bypasses an NCCI pair but the body regions are not on both lines")
+    register("ncci.bypass_same_region", category="bundling", severity="error", section="ncci",
+             description="a 59/XS modifier claims distinct services but both lines treat the same body region",
+             denial={"group": "CO", "carc": "236", "rarc": None})
 
 
 @dataclass(frozen=True)
@@ -37,10 +68,10 @@ class Settings:
 
 
 @hookimpl
-def prepare_policy(policy, base_dir):
+def prepare_policy(policy, base_dir, options):
     cfg = policy.settings.get("ncci")
     if not cfg:
-        return
+        return None
     table, version = required_table(policy, "ptp", "ncci")
     overrides = {}
     for o in cfg.get("overrides", []):
@@ -49,7 +80,7 @@ def prepare_policy(policy, base_dir):
                                      o.get("note", f"{policy.payer} policy override"))
     bypass = frozenset(cfg.get("associated_modifiers", []))
     either = frozenset(cfg.get("either_line_modifiers", []))
-    policy.data[SOURCE] = Settings(
+    return Settings(
         table=table,
         version=version,
         bypass=bypass,
@@ -69,8 +100,8 @@ def _bypass(s: Settings, col1_line, col2_line) -> set[str]:
 
 
 @hookimpl
-def check_claim(claim, policy, allocation):
-    s: Settings | None = policy.data.get(SOURCE)
+def check_claim(claim, policy, allocation, data):
+    s: Settings | None = data
     lines = claim.lines
     if s is None or len(lines) < 2:
         return []
@@ -139,16 +170,16 @@ def _edit_for(s: Settings, policy, a, b, row: PtpRow, edits: list) -> None:
             source=SOURCE))
     elif a.body_region.strip().lower() == b.body_region.strip().lower():
         edits.append(Edit(
-            rule="ncci.bypass_same_region", category="modifier", severity="error", lines=(b.line,),
+            rule="ncci.bypass_same_region", category="bundling", severity="error", lines=(b.line,),
             message=(f"{where}: {', '.join(sorted(used))} claims a distinct service but both "
                      "lines treat the same body region; the edit applies"),
             source=SOURCE, fix={"action": "remove_line", "line": b.line}))
 
 
 @hookimpl
-def explain_claim(claim, policy, allocation):
+def explain_claim(claim, policy, allocation, data):
     """Pairs the table knows that did not become edits, and why."""
-    s: Settings | None = policy.data.get(SOURCE)
+    s: Settings | None = data
     if s is None:
         return []
     out = []

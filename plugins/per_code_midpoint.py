@@ -11,6 +11,7 @@ from __future__ import annotations
 from payer_rules import hookimpl
 from payer_rules.units import COMMON_PARAMS_SCHEMA, allocate_days, midpoint, units_for_minutes
 
+PAYER_RULES_GLOBAL = True
 NAME = "per_code_midpoint"
 
 

@@ -20,11 +20,14 @@ def code_sets_of(policy) -> dict[str, frozenset[str]]:
     return sets
 
 
+PAYER_RULES_GLOBAL = True
+
+
 @hookimpl
-def prepare_policy(policy, base_dir):
+def prepare_policy(policy, base_dir, options):
     raw = policy.settings.get("rules")
     if not raw:
-        return
+        return None
     try:
         rules = compile_rules(raw, code_sets_of(policy), policy.path)
     except RuleProblem as exc:
@@ -33,24 +36,37 @@ def prepare_policy(policy, base_dir):
     for r in rules:
         line, _ = policy.lines.find(("rules", r.position)) if policy.lines else (None, None)
         r.line = line
-    if policy.rules_evaluator == "durable":
+    if options.get("rules_evaluator") == "durable":
         from payer_rules.rules_durable import DurableEvaluator
-        policy.data[SOURCE] = DurableEvaluator(rules, name=f"{policy.payer}-{policy.version}")
-    else:
-        policy.data[SOURCE] = BuiltinEvaluator(rules)
+        return DurableEvaluator(rules, name=f"{policy.payer}-{policy.version}")
+    return BuiltinEvaluator(rules)
 
 
 @hookimpl
-def check_claim(claim, policy, allocation):
-    evaluator = policy.data.get(SOURCE)
+def check_claim(claim, policy, allocation, data):
+    evaluator = data
     if evaluator is None:
         return []
     return evaluator.evaluate(claim)
 
 
 @hookimpl
-def explain_claim(claim, policy, allocation):
-    evaluator = policy.data.get(SOURCE)
-    if evaluator is None:
+def explain_claim(claim, policy, allocation, data):
+    if data is None:
         return []
-    return near_misses(BuiltinEvaluator(evaluator.rules), claim)
+    return near_misses(BuiltinEvaluator(data.rules), claim)
+
+
+@hookimpl
+def lint_policy(policy, data, versions):
+    from payer_rules.lint import rule_problems
+    return [] if data is None else rule_problems(data.rules, policy, versions)
+
+
+@hookimpl
+def policy_edits(policy, data):
+    """The policy's rules, for its catalogue: each rule id is an edit of this payer."""
+    if data is None:
+        return []
+    return [{"id": r.id, "category": r.category, "severity": r.severity, "section": "rules",
+             "description": r.description or r.message} for r in data.rules]

@@ -10,6 +10,18 @@ from __future__ import annotations
 from payer_rules import Edit, hookimpl
 
 SOURCE = "unit_checks"
+PAYER_RULES_GLOBAL = True
+
+
+@hookimpl
+def register_edits(register):
+    edit = lambda rule, severity, what, denial=None: register(  # noqa: E731
+        rule, category="units", severity=severity, section="codes", description=what, denial=denial)
+    edit("units.over_billed", "error", "more units billed than the minutes support")
+    edit("units.under_billed", "warning", "fewer units billed than the minutes support (money left unbilled)")
+    edit("units.unverified", "warning", "a timed line without minutes or start and end times: units cannot be checked")
+    edit("units.timed_code_repeated", "warning", "a timed code on more than one line for the same date")
+    edit("units.tie_broken", "info", "minutes tied and the engine chose deterministically which code gets the unit")
 
 
 @hookimpl

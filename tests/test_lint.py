@@ -113,7 +113,7 @@ def test_rule_warnings(tmp_path):
     assert "rule 'r.window' can never fire: its window lies outside every version's window" in text
     assert "rule 'r.b' is shadowed by rule 'r.a'" in text
     assert "rule 'r.unknown' applies only to codes this policy lists neither timed nor untimed" in text
-    assert "rule 'r.b' has no denial codes" in text  # category modifier has no mapping
+    assert "no denial codes for r.b (category 'modifier')" in text  # category modifier has no mapping
     assert all(sev == "warning" for sev, _, _ in got)
     lines = {m.split("'")[1]: line for _, line, m in got if m.startswith("rule")}
     assert lines["r.never"] == 19 and lines["r.b"] == 41

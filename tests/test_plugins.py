@@ -95,7 +95,8 @@ def test_bad_plugin_result_is_an_error_record_not_a_crash(tmp_path):
     pol.write_text((EXAMPLE / "acme_policies" / "acme.yaml").read_text().replace("[acme_units]", "[broken]"))
     engine = Engine(pol, plugins=[("broken", Broken())])
     r = engine.evaluate(claim("acme", {"code": "97110", "minutes": 60}, claim_id="X"))
-    assert r.status == "error" and r.claim_id == "X" and "internal error" in r.error
+    assert r.status == "error" and r.claim_id == "X"
+    assert r.error.startswith("plugin 'broken' failed in compute_units: returned something other than an Allocation")
 
 
 def test_duplicate_unit_method_rejected():
@@ -143,15 +144,19 @@ class VisitLimits:
                                   "properties": {"per_day": {"type": "integer", "minimum": 1}}})
 
     @hookimpl
-    def prepare_policy(self, policy, base_dir):
-        cfg = policy.settings.get("visit_limits")
-        if cfg:
-            policy.data["visit_limits"] = cfg["per_day"]
+    def register_edits(self, register):
+        register("visits.too_many_lines", category="coverage", severity="warning", section="visit_limits",
+                 description="more lines than the payer's visit limit")
 
     @hookimpl
-    def check_claim(self, claim, policy, allocation):
+    def prepare_policy(self, policy, base_dir):
+        cfg = policy.settings.get("visit_limits")
+        return cfg["per_day"] if cfg else None
+
+    @hookimpl
+    def check_claim(self, claim, policy, allocation, data):
         from payer_rules import Edit
-        limit = policy.data.get("visit_limits")
+        limit = data
         if limit is None or len(claim.lines) <= limit:
             return []
         return [Edit(rule="visits.too_many_lines", category="coverage", severity="warning", lines=(),
@@ -160,7 +165,8 @@ class VisitLimits:
 
 def test_plugin_policy_section(tmp_path):
     pol = tmp_path / "p.yaml"
-    text = (EXAMPLE / "acme_policies" / "acme.yaml").read_text().replace("plugins: [acme_units]", "plugins: []")
+    text = (EXAMPLE / "acme_policies" / "acme.yaml").read_text().replace("plugins: [acme_units]",
+                                                                         "plugins: [visit_limits]")
     pol.write_text(text + "visit_limits: {per_day: 1}\n")
     engine = Engine(pol, plugins=[("visit_limits", VisitLimits())])
     r = engine.evaluate(claim("acme", {"code": "97110", "minutes": 20}, {"code": "97140", "minutes": 20}))

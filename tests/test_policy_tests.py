@@ -78,8 +78,16 @@ def test_malformed_test_file_names_file_and_line(policy_dir):
     assert "medicare.test.yaml:14:" in msg and "did you mean 'no_edits'?" in msg
 
 
-def test_pytest_collects_policy_cases(policy_dir):
+def test_pytest_collects_policy_cases_only_when_asked(policy_dir):
     (policy_dir / "medicare.test.yaml").write_text(CASES)
+    # an unrelated project's run: installing payer-rules changes nothing
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(policy_dir)],
+                       capture_output=True, text=True, cwd=policy_dir)
+    assert r.returncode == 5 and "no tests ran" in r.stdout, r.stdout
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--policy-tests",
+                        str(policy_dir)], capture_output=True, text=True, cwd=policy_dir)
+    assert "1 failed, 1 passed" in r.stdout, r.stdout
+    (policy_dir / "pytest.ini").write_text("[pytest]\npolicy_tests = true\n")
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(policy_dir)],
                        capture_output=True, text=True, cwd=policy_dir)
     assert "1 failed, 1 passed" in r.stdout, r.stdout

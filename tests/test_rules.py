@@ -194,7 +194,7 @@ def test_index_only_rules_that_can_apply(tmp_path):
     many = "".join(rule(f"t.r{i}", f"code: {{in: ['{90000 + i}']}}\n") for i in range(400))
     many += rule("t.any", "modifiers: {any_of: [KX]}\n")
     e = engine_with(tmp_path, many)
-    ev: BuiltinEvaluator = e.policies.versions("rp")[0].data["policy_rules"]
+    ev: BuiltinEvaluator = e.plugin_data(e.policies.versions("rp")[0], "policy_rules")
     from payer_rules import parse_claim
     c = parse_claim(claim("rp", {"code": "90123"}, {"code": "90007"}, {"code": "97110"}))
     assert [r.id for r in ev.candidates(c)] == ["t.r7", "t.r123", "t.any"]  # policy order, not the claim's

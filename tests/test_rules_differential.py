@@ -167,7 +167,7 @@ RELOAD_RULE = rule("r.only", "code: {in: ['97999']}\nmodifiers: {none_of: [GP]}\
 
 
 def _durable_of(engine):
-    return engine.policies.versions("rp")[0].data["policy_rules"]
+    return engine.plugin_data(engine.policies.versions("rp")[0], "policy_rules")
 
 
 def test_reloads_of_unchanged_rules_reuse_one_ruleset(tmp_path):

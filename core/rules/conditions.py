@@ -20,6 +20,7 @@ fact being matched) of ``durable.lang`` as its first argument.
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping as _Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
@@ -380,7 +381,7 @@ def _check_field_in(a: tuple) -> Check:
 
     def field_in(ln, c, d, w) -> bool:
         v = line_value(ln, name)
-        return v is not None and not isinstance(v, (list, dict)) and str(v).lower() in values
+        return v is not None and not isinstance(v, (list, tuple, _Mapping)) and str(v).lower() in values
     return field_in
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
 from typing import Any, Callable
@@ -14,7 +15,7 @@ LINE_ATTRIBUTES = frozenset({"start_time", "end_time", "body_region", "diagnosis
 
 def empty(value: Any) -> bool:
     """Absent, null, or an empty text, list or mapping (0 and false are values)."""
-    return value is None or (isinstance(value, (str, list, tuple, dict)) and len(value) == 0)
+    return value is None or (isinstance(value, (str, list, tuple, Mapping)) and len(value) == 0)
 
 
 def line_value(line: Line, name: str) -> Any:
@@ -52,7 +53,7 @@ def claim_getter(path: str) -> Callable[[Claim], Any]:
         else:
             value = claim.extra.get(head)
         for part in parts:
-            value = value.get(part) if isinstance(value, dict) else None
+            value = value.get(part) if isinstance(value, Mapping) else None
         return value
     return get
 

@@ -9,12 +9,22 @@ Install it like any plugin, with an entry point in the ``payer_rules`` group::
     [project.entry-points.payer_rules]
     acme_units = "acme_units"
 
-and name it in ACME's policy (``plugins: [acme_units]``) so it runs for ACME's claims only.
+and name it in ACME's policy (``plugins: [acme_units]``): it runs for ACME's claims only.
+It does not set ``PAYER_RULES_GLOBAL``, so installed but named by no policy it runs for
+no claim at all (``payer-rules lint`` and ``payer-rules payers`` say so).
 """
 
 from payer_rules import Allocation, Edit, UnitDecision, hookimpl
 
 NAME = "acme_units"
+
+
+@hookimpl
+def register_edits(register):
+    """Every edit the plugin can emit, for the catalogue (``payer-rules edits``)."""
+    register("acme.discipline_modifier", category="modifier", severity="error", section="plugins",
+             description="ACME wants GP, GO or GN on every timed line",
+             denial={"group": "CO", "carc": "4", "rarc": None})
 
 
 @hookimpl
