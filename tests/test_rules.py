@@ -209,3 +209,14 @@ def test_rules_are_data_not_code(tmp_path):
     with pytest.raises(PolicyError):
         engine_with(tmp_path, rule("t.x", "code: {in: ['97110']}\n").replace(
             "message: 'rule", "message: !!python/name:os.system 'rule"))
+
+
+def test_condition_table_and_policy_schema_name_the_same_conditions():
+    # a condition is one entry in payer_rules.rules.conditions; the schema must accept its key
+    from payer_rules.policy import load_schema
+    from payer_rules.rules.conditions import BY_KEY
+    defs = load_schema("policy")["$defs"]
+    in_schema = {k for d in ("line_cond", "rule_when", "claim_when") for k in defs[d]["properties"]}
+    assert in_schema == set(BY_KEY)
+    line_keys = {k for k, e in BY_KEY.items() if e.on == "line"}
+    assert not line_keys & set(defs["claim_when"]["properties"])  # a claim rule's own when has no line test

@@ -161,10 +161,78 @@ def test_threads_share_a_durable_engine(engines):
     assert not errors
 
 
-def test_reload_builds_a_new_ruleset(kinds_policy):
-    e = Engine(kinds_policy, rules_evaluator="durable")
-    first = e.plugin_data(e.policies.versions("rp")[0], "policy_rules").ruleset
+# -- reloads: durable-rules cannot delete a ruleset, so rulesets are reused and capped -------
+
+RELOAD_RULE = rule("r.only", "code: {in: ['97999']}\nmodifiers: {none_of: [GP]}\n")
+
+
+def _durable_of(engine):
+    return engine.plugin_data(engine.policies.versions("rp")[0], "policy_rules")
+
+
+def test_reloads_of_unchanged_rules_reuse_one_ruleset(tmp_path):
+    from payer_rules.rules.durable import ruleset_count
+    p = tmp_path / "rp.yaml"
+    p.write_text(HEAD + textwrap.indent(RELOAD_RULE, "  "))
+    before = ruleset_count()
+    e = Engine(p, rules_evaluator="durable")
+    first = _durable_of(e).ruleset
+    assert ruleset_count() == before + 1
+    for _ in range(100):
+        e.reload()
+    assert ruleset_count() == before + 1  # not 101: the same compiled rules, the same ruleset
+    assert _durable_of(e).ruleset == first
+    r = e.evaluate({"claim_id": "R", "payer": "rp", "lines": [{"code": "97999", "date_of_service": "2024-03-05"}]})
+    assert [x.rule for x in r.edits if x.source == "policy_rules"] == ["r.only"]
+
+
+def test_reload_with_changed_rules_builds_a_new_ruleset(tmp_path):
+    from payer_rules.rules.durable import ruleset_count
+    p = tmp_path / "rp.yaml"
+    p.write_text(HEAD + textwrap.indent(RELOAD_RULE, "  "))
+    e = Engine(p, rules_evaluator="durable")
+    first, before = _durable_of(e).ruleset, ruleset_count()
+    p.write_text(HEAD + textwrap.indent(RELOAD_RULE.replace("none_of: [GP]", "none_of: [GO]"), "  "))
     e.reload()
-    second = e.plugin_data(e.policies.versions("rp")[0], "policy_rules").ruleset
-    assert first != second
-    assert e.evaluate({"claim_id": "R", "payer": "rp", "lines": [{"code": "97140", "date_of_service": "2024-03-05"}]}).status == "fail"
+    assert _durable_of(e).ruleset != first and ruleset_count() == before + 1
+    line = {"code": "97999", "date_of_service": "2024-03-05", "modifiers": ["GP"]}
+    r = e.evaluate({"claim_id": "R", "payer": "rp", "lines": [line]})
+    assert [x.rule for x in r.edits if x.source == "policy_rules"] == ["r.only"]  # the new rule: GP is fine now
+    # a message, denial or id changed alone needs no new ruleset: edits come from the evaluator's own rules
+    p.write_text(HEAD + textwrap.indent(RELOAD_RULE.replace("none_of: [GP]", "none_of: [GO]")
+                                        .replace("r.only", "r.renamed"), "  "))
+    e.reload()
+    assert ruleset_count() == before + 1
+    r = e.evaluate({"claim_id": "R", "payer": "rp", "lines": [line]})
+    assert [x.rule for x in r.edits if x.source == "policy_rules"] == ["r.renamed"]
+
+
+def test_ruleset_limit_is_a_clear_policy_error_and_keeps_the_policies(tmp_path, monkeypatch):
+    from payer_rules import PolicyError
+    from payer_rules.rules.durable import MAX_RULESETS_ENV, ruleset_count
+    p = tmp_path / "rp.yaml"
+    p.write_text(HEAD + textwrap.indent(RELOAD_RULE.replace("97999", "97998"), "  "))
+    e = Engine(p, rules_evaluator="durable")
+    monkeypatch.setenv(MAX_RULESETS_ENV, str(ruleset_count()))
+    e.reload()  # unchanged: reused, the limit does not matter
+    p.write_text(HEAD + textwrap.indent(RELOAD_RULE.replace("97999", "97997"), "  "))
+    with pytest.raises(PolicyError) as exc:
+        e.reload()
+    msg = str(exc.value)
+    assert "rp.yaml" in msg and MAX_RULESETS_ENV in msg and "cannot delete a ruleset" in msg
+    r = e.evaluate({"claim_id": "R", "payer": "rp", "lines": [{"code": "97998", "date_of_service": "2024-03-05"}]})
+    assert [x.rule for x in r.edits if x.source == "policy_rules"] == ["r.only"]  # the old policy stays
+    monkeypatch.setenv(MAX_RULESETS_ENV, "many")
+    with pytest.raises(PolicyError, match=f"{MAX_RULESETS_ENV} must be a whole number"):
+        e.reload()
+
+
+def test_ruleset_limit_from_the_cli(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from payer_rules.rules.durable import MAX_RULESETS_ENV
+    env = dict(os.environ, **{MAX_RULESETS_ENV: "1"})  # the bundled policies need more than one
+    out = subprocess.run([sys.executable, "-m", "payer_rules.cli", "check", "--rules-evaluator", "durable",
+                          str(ROOT / "docs/examples/claims.jsonl")], capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and MAX_RULESETS_ENV in out.stderr and "Traceback" not in out.stderr
