@@ -36,6 +36,9 @@ DEBUG_ENV = "PAYER_RULES_DEBUG"
 log = logging.getLogger("payer_rules")
 UNTIMED = UnitDecision(1, "untimed code: 1 unit per line whatever the time; its minutes never count toward timed units")
 UNKNOWN = UnitDecision(None, "code is neither timed nor untimed in this policy: units not computed")
+#: lines a claim may have when its policy sets no max_lines (the claim parser's own ceiling
+#: is higher: payer_rules.claims.MAX_LINES)
+MAX_CLAIM_LINES = 999
 #: the most units one line may carry in a plugin's answer (a bound, not a payer rule)
 MAX_UNITS = 9_999
 #: edits the engine itself makes, in the catalogue like any plugin's
@@ -44,6 +47,7 @@ CORE_EDITS = (
     ("input.unreadable", "input", "a record a reader could not read (the message names the file and line)"),
     ("input.unknown_payer", "input", "the claim's payer has no loaded policy"),
     ("input.unmapped_payer", "input", "an 837's payer id is mapped to no policy (x12_payer_ids or the payer map)"),
+    ("input.too_many_lines", "input", "more service lines than the payer's policy allows (its max_lines)"),
     ("input.no_policy_version", "input", "no version of the payer's policy covers a line's date of service"),
     ("internal.error", "internal", "the engine failed on the claim (a bug: set PAYER_RULES_DEBUG=1 for the traceback)"),
     ("plugin.failed", "internal", "a plugin raised, returned the wrong type or ran out of time on this claim"),
@@ -377,6 +381,12 @@ class Engine:
                         payer_id, uncovered, [(v.version, v.window()) for v in versions]),
                         rule="input.no_policy_version"), c)
             runtimes = state.runtimes
+            limit = min(v.settings.get("max_lines") or MAX_CLAIM_LINES
+                        for v in ((first,) if one_version else set(per_line)))
+            if len(lines) > limit:
+                return error_result(
+                    c, payer_id, f"lines: {len(lines)} service lines, more than the {payer_id} policy allows "
+                                 f"({limit}; setting max_lines in the policy)", rule="input.too_many_lines")
             if one_version:
                 return payer_map.sourced(self._run(c, payer_id, runtimes[first]), c)
             return payer_map.sourced(_merge([self._run(part, payer_id, runtimes[v]) for v, part in _parts(c, per_line)]), c)

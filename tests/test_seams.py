@@ -307,3 +307,15 @@ def test_fix_text_reads_as_sentences():
     assert fix_text({"action": "add_modifier", "line": 1, "choices": ["GP", "GO"]}) == \
         "Add one of GP, GO to line 1 (a person chooses which)."
     assert fix_text({"action": "merge_lines", "lines": [1, 4], "code": "97110"}).startswith("Merge lines 1 and 4")
+
+
+def test_a_policy_may_lower_the_lines_per_claim(tmp_path):
+    pol = tmp_path / "acme.yaml"
+    pol.write_text(ACME_POLICY.replace("plugins: [acme_units]\n", "max_lines: 2\n"))
+    e = Engine(pol)
+    two = claim("acme", {"code": "97110", "minutes": 20}, {"code": "97140", "minutes": 20})
+    assert e.evaluate(two).status != "error"
+    three = claim("acme", *[{"code": "97110", "minutes": 20, "line": i} for i in (1, 2, 3)])
+    r = e.evaluate(three)
+    assert r.status == "error" and [x.rule for x in r.edits] == ["input.too_many_lines"]
+    assert "more than the acme policy allows (2; setting max_lines in the policy)" in r.error
