@@ -399,8 +399,16 @@ def is_policy_file(path: Path) -> bool:
     return name.endswith(POLICY_SUFFIXES) and not name.endswith(TEST_SUFFIXES)
 
 
+#: The source name that means the policies shipped with the package (when no file or
+#: folder of that name exists): ``Engine(["bundled", "my_policies/"])``,
+#: ``--policies bundled --policies my_policies/``.
+BUNDLED = "bundled"
+
+
 def policy_files(where: str | Path) -> list[Path]:
     p = Path(where)
+    if str(where) == BUNDLED and not p.exists():
+        p = bundled_dir()
     if p.is_dir():
         return sorted(f for f in p.iterdir() if f.is_file() and is_policy_file(f))
     return [p]
@@ -545,7 +553,9 @@ def read_policies(sources: list[str | Path], unit_methods: dict, plugin_names: I
                 continue
             payer = got[0].payer if got else None
             if payer in owner and owner[payer] != str(f):
-                problems.append(SourceError(str(f), 1, f"payer '{payer}' is already defined in {owner[payer]}"))
+                problems.append(SourceError(
+                    str(f), 1, f"payer '{payer}' is already defined in {owner[payer]}: two sources may not "
+                               "define one payer (nothing is merged); remove one file or give this payer another id"))
                 continue
             if payer:
                 owner[payer] = str(f)
