@@ -137,7 +137,6 @@ def merge(base: dict, override: dict) -> dict:
 #: be replaced whole, in ``overrides``.
 PATCHABLE: dict[str, tuple[str, ...] | None] = {
     "rules": ("id",),
-    "limits": ("id",),
     "ncci.overrides": ("column1", "column2"),
     "codes.untimed": None,
     "plugins": None,
