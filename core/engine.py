@@ -27,7 +27,7 @@ from .plugin_manager import (
     BoundHook, ClaimTimeout, EditSpec, PluginError, PluginFailure, Plugins, edit_spec, load_plugins,
 )
 from .units import EXPLAIN
-from .policy import Policy, PolicyError, PolicySet, bundled_dir, read_policies, suggest
+from .policy import Policy, PolicyError, PolicySet, bundled_dir, read_policies, rules_in_force, suggest
 from .readers import ReadError
 from .yaml_source import SourceError
 
@@ -438,7 +438,8 @@ class Engine:
             for dos in sorted({ln.date_of_service for ln in part.lines}):
                 choice.append({"date_of_service": dos, "version": v.version, "window": v.window(),
                                "why": f"{dos} lies in {v.version}'s window {v.window()}"
-                                      + (f"; not {', '.join(others)}" if others else ""), "file": v.path})
+                                      + (f"; not {', '.join(others)}" if others else ""), "file": v.path,
+                               "rules": rules_in_force(v), "patch": list(v.patch)})
         out["versions"] = choice
         out["units"] = {"steps": result.steps, "lines": [
             {"line": ln.line, "code": ln.code, "units": ln.units, "decided_by": ln.source, "why": ln.explanation}

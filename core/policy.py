@@ -132,6 +132,165 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+#: Lists a version's ``patch:`` may edit item by item, and what identifies an item of
+#: each (None: the item is its own identity, e.g. a code). A list not named here can only
+#: be replaced whole, in ``overrides``.
+PATCHABLE: dict[str, tuple[str, ...] | None] = {
+    "rules": ("id",),
+    "ncci.overrides": ("column1", "column2"),
+    "codes.untimed": None,
+    "plugins": None,
+    "x12_payer_ids": None,
+}
+
+
+def _identity(item: Any, keys: tuple[str, ...] | None) -> Any:
+    """What names a list item for a patch: its key fields, or the value itself."""
+    if keys is None:
+        return code_text(item) if not isinstance(item, (dict, list)) else None
+    if len(keys) == 1 and not isinstance(item, dict):
+        return code_text(item)  # remove: [rule.id] names the item by its single key
+    if not isinstance(item, dict):
+        return None
+    return tuple(code_text(item.get(k)) for k in keys) if len(keys) > 1 else code_text(item.get(keys[0]))
+
+
+def _show(ident: Any) -> str:
+    return "/".join(ident) if isinstance(ident, tuple) else str(ident)
+
+
+def _items_schema(root: dict, dotted_path: str) -> dict | None:
+    """The schema of one item of the settings list at ``dotted_path``, or None."""
+    node: Any = root["$defs"]["settings"]
+    for part in dotted_path.split("."):
+        while "$ref" in node:
+            target: Any = root
+            for p in node["$ref"].lstrip("#/").split("/"):
+                target = target[p]
+            node = target
+        node = node.get("properties", {}).get(part)
+        if node is None:
+            return None
+    while "$ref" in node:
+        target = root
+        for p in node["$ref"].lstrip("#/").split("/"):
+            target = target[p]
+        node = target
+    items = node.get("items")
+    return {"$defs": root["$defs"], **items} if isinstance(items, dict) else None
+
+
+@dataclass
+class Patched:
+    """A version's settings after its patch, where each list item came from, and what
+    the patch did (for ``lint``, ``explain`` and ``diff``)."""
+
+    settings: dict
+    remap: dict[tuple, tuple]
+    changes: list[str]
+    problems: list[SourceError]
+
+
+def apply_patch(settings: dict, patch: Mapping[str, Any], where: tuple, lines: LineMap, name: str,
+                source_of: dict[tuple, tuple], schema: dict) -> Patched:
+    """Apply a version's ``patch:`` (add / replace / remove single list items by their id)
+    to its merged settings. Operations apply in that order; adding an id that is there,
+    or replacing or removing one that is not, is a problem naming the line."""
+    out = json.loads(json.dumps(plain(settings)))
+    remap: dict[tuple, tuple] = {}
+    changes: list[str] = []
+    problems: list[SourceError] = []
+    for key in sorted(patch):
+        ops = patch[key]
+        at = where + ("patch", key)
+        if key not in PATCHABLE:
+            line, col = lines.find(at, key=True)
+            problems.append(SourceError(name, line, f"patch: '{key}' is not a list a patch can edit (patchable: "
+                                        f"{', '.join(sorted(PATCHABLE))}){suggest(key, PATCHABLE)}", col))
+            continue
+        keys = PATCHABLE[key]
+        parts = key.split(".")
+        parent: Any = out
+        for p in parts[:-1]:
+            parent = parent.setdefault(p, {})
+        current = list(parent.get(parts[-1], []))
+        origin = [_resolve(source_of, (*parts, i)) for i in range(len(current))]
+        item_schema = _items_schema(schema, key)
+        for op in ("remove", "replace", "add"):
+            for j, item in enumerate(ops.get(op, [])):
+                here = at + (op, j)
+                line, col = lines.find(here)
+                ident = _identity(item, keys)
+                if ident is None:
+                    problems.append(SourceError(name, line, f"patch.{key}.{op}[{j}]: cannot tell which item this is "
+                                                f"(give {' and '.join(keys or ('the value',))})", col))
+                    continue
+                if op != "remove" and item_schema is not None and isinstance(item, dict):
+                    bad = schema_problems(plain(item), lines, name, schema=item_schema, base=here)
+                    if bad:
+                        problems.extend(bad)
+                        continue
+                found = [i for i, x in enumerate(current) if _identity(x, keys) == ident]
+                if op == "add":
+                    if found:
+                        problems.append(SourceError(name, line, f"patch.{key}.add: '{_show(ident)}' is already in "
+                                                    f"{key}; use replace to change it", col))
+                        continue
+                    current.append(plain(item))
+                    origin.append(here)
+                    changes.append(f"{key}: added {_show(ident)}")
+                elif not found:
+                    known = [_show(_identity(x, keys)) for x in current]
+                    problems.append(SourceError(name, line, f"patch.{key}.{op}: '{_show(ident)}' is not in {key}"
+                                                f"{suggest(_show(ident), known)}", col))
+                elif op == "replace":
+                    current[found[0]] = plain(item)
+                    origin[found[0]] = here
+                    changes.append(f"{key}: replaced {_show(ident)}")
+                else:
+                    del current[found[0]]
+                    del origin[found[0]]
+                    changes.append(f"{key}: removed {_show(ident)}")
+        parent[parts[-1]] = current
+        for i, src in enumerate(origin):
+            remap[(*parts, i)] = src
+    return Patched(out, remap, changes, problems)
+
+
+def _resolve(remap: Mapping[tuple, tuple], path: tuple) -> tuple:
+    """Where ``path`` of a version's settings stands in the file, by the longest remapped prefix."""
+    for n in range(len(path), 0, -1):
+        target = remap.get(path[:n])
+        if target is not None:
+            return target + path[n:]
+    return path
+
+
+def _override_origins(overrides: Mapping[str, Any], where: tuple, prefix: tuple = ()) -> dict[tuple, tuple]:
+    """Settings a version's ``overrides`` replace, mapped to where the override stands."""
+    out: dict[tuple, tuple] = {}
+    for key, value in overrides.items():
+        path = prefix + (key,)
+        if isinstance(value, dict):
+            out.update(_override_origins(value, where, path))
+        else:
+            out[path] = where + ("overrides",) + path
+    return out
+
+
+class VersionLines(LineMap):
+    """A version's view of its file's lines: a setting the version overrides or patches
+    is found where the version writes it, so ``lines.find(("rules", 3))`` names the line
+    of the rule in force, whichever part of the file it came from."""
+
+    def __init__(self, lines: LineMap, remap: Mapping[tuple, tuple]):
+        self._lines = lines
+        self._remap = dict(remap)
+
+    def find(self, path: tuple, key: bool = False) -> tuple[int | None, int | None]:
+        return self._lines.find(_resolve(self._remap, tuple(path)), key=key)
+
+
 @dataclass(frozen=True, eq=False)
 class Policy:
     """One payer policy in force for one effective window: what plugins see.
@@ -158,6 +317,8 @@ class Policy:
     denials: Mapping[str, Mapping[str, Any]]
     severity: Mapping[str, str]
     lines: LineMap | None = field(default=None, repr=False)
+    #: what the version's ``patch:`` did, one line per item ("rules: added x.y")
+    patch: tuple[str, ...] = ()
 
     def covers(self, date: str) -> bool:
         return self.effective_from <= date and (self.effective_to is None or date <= self.effective_to)
@@ -168,6 +329,19 @@ class Policy:
     def denial(self, rule: str, category: str) -> Mapping[str, Any] | None:
         """The policy's own denial codes for an edit (by rule id, else by category)."""
         return self.denials.get(rule) or self.denials.get(category)
+
+
+def rules_in_force(policy: Policy) -> list[str]:
+    """The ids of the ``rules:`` in force in one version, after its overrides and patch."""
+    return [str(r.get("id")) for r in policy.settings.get("rules", ())]
+
+
+def describe_version(policy: Policy) -> str:
+    """One line for people: the version, its window, its rules in force and its patch."""
+    ids = rules_in_force(policy)
+    text = f"{policy.payer} {policy.version} ({policy.window()}): {len(ids)} rule(s) in force"
+    text += (": " + ", ".join(ids)) if ids else ""
+    return text + (f"; patch: {'; '.join(policy.patch)}" if policy.patch else "")
 
 
 #: The name the engine's internals used before the view was public.
@@ -224,8 +398,16 @@ def is_policy_file(path: Path) -> bool:
     return name.endswith(POLICY_SUFFIXES) and not name.endswith(TEST_SUFFIXES)
 
 
+#: The source name that means the policies shipped with the package (when no file or
+#: folder of that name exists): ``Engine(["bundled", "my_policies/"])``,
+#: ``--policies bundled --policies my_policies/``.
+BUNDLED = "bundled"
+
+
 def policy_files(where: str | Path) -> list[Path]:
     p = Path(where)
+    if str(where) == BUNDLED and not p.exists():
+        p = bundled_dir()
     if p.is_dir():
         return sorted(f for f in p.iterdir() if f.is_file() and is_policy_file(f))
     return [p]
@@ -238,9 +420,7 @@ def bundled_dir() -> Path:
 
 def _place(lines: LineMap, where: tuple, ver: dict, key_path: tuple) -> tuple:
     """Line of a setting: in the version's overrides when it sets it, else at the top level."""
-    if key_path[0] in ver.get("overrides", {}):
-        return lines.find(where + ("overrides",) + key_path)
-    return lines.find(key_path)
+    return lines.find(_resolve(_override_origins(ver.get("overrides", {}), where), tuple(key_path)))
 
 
 def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str],
@@ -253,7 +433,8 @@ def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]
         raise PolicyError([exc]) from None
     if not isinstance(raw, dict):
         raise PolicyError([SourceError(name, 1, "a policy file must be a mapping of settings")])
-    problems = schema_problems(raw, lines, name, schema=policy_schema(sections))
+    full_schema = policy_schema(sections)
+    problems = schema_problems(raw, lines, name, schema=full_schema)
     if problems:
         raise PolicyError(problems)
     base = {k: v for k, v in raw.items() if k != "versions"}
@@ -263,6 +444,13 @@ def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]
     for i, ver in enumerate(raw["versions"]):
         where = ("versions", i)
         settings = merge(base, ver.get("overrides", {}))
+        remap = _override_origins(ver.get("overrides", {}), where)
+        patch: Patched | None = None
+        if ver.get("patch"):
+            patch = apply_patch(settings, ver["patch"], where, lines, name, remap, full_schema)
+            problems.extend(patch.problems)
+            settings = patch.settings
+            remap.update(patch.remap)
         vid = ver["version"]
         if vid in seen_versions:
             line, col = lines.find(where + ("version",))
@@ -325,7 +513,8 @@ def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]
             denials=freeze({k: {"group": d.get("group"), "carc": None if d.get("carc") is None else str(d.get("carc")),
                                 "rarc": d.get("rarc")} for k, d in settings.get("denials", {}).items()}),
             severity=freeze(dict(settings.get("severity", {}))),
-            lines=lines,
+            lines=VersionLines(lines, remap) if remap else lines,
+            patch=tuple(patch.changes) if patch else (),
         ))
     ordered = sorted(out, key=lambda v: v.effective_from)
     for a, b in zip(ordered, ordered[1:]):
@@ -363,7 +552,9 @@ def read_policies(sources: list[str | Path], unit_methods: dict, plugin_names: I
                 continue
             payer = got[0].payer if got else None
             if payer in owner and owner[payer] != str(f):
-                problems.append(SourceError(str(f), 1, f"payer '{payer}' is already defined in {owner[payer]}"))
+                problems.append(SourceError(
+                    str(f), 1, f"payer '{payer}' is already defined in {owner[payer]}: two sources may not "
+                               "define one payer (nothing is merged); remove one file or give this payer another id"))
                 continue
             if payer:
                 owner[payer] = str(f)

@@ -215,6 +215,7 @@ def diff(engine, payer: str, old_spec: str, new_spec: str, claims_file: str | No
         "settings": settings_changes(old.version, new.version),
         "rules": rule_changes(old.version, new.version),
         "tables": table_changes(old.version, new.version),
+        "patch": list(new.version.patch),
     }
     if claims_file:
         out["impact"] = impact(old, new, (raw for _, raw in read_claims(claims_file, readers=engine)), payer).to_dict()
@@ -226,6 +227,9 @@ def render(d: dict[str, Any]) -> str:
     for section in ("settings", "rules", "tables"):
         lines.append(f"{section}:")
         lines.extend(f"  {x}" for x in d[section] or ["no change"])
+    if d.get("patch"):
+        lines.append(f"patch of {d['new']['version']} (as written in its patch:):")
+        lines.extend(f"  {x}" for x in d["patch"])
     imp = d.get("impact")
     if imp:
         lines.append(f"impact on {imp['claims']:,} claims: {imp['claims_changed']:,} change outcome; "

@@ -271,10 +271,7 @@ def load_yaml(path: str | Path, text: str | None = None,
         raise SourceError(name, mark.line + 1 if mark else None, problem,
                           mark.column + 1 if mark else None) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise SourceError(name, mark.line + 1 if mark else None,
-                          f"YAML syntax error: {exc.problem}",
-                          mark.column + 1 if mark else None) from None
+        raise syntax_error(name, exc, text) from None
     except yaml.YAMLError as exc:
         raise SourceError(name, None, f"YAML error: {exc.__class__.__name__}") from None
     except RecursionError:
@@ -305,3 +302,58 @@ def code_text(value: Any) -> str:
     if isinstance(value, YamlInt):
         return value.text
     return str(value)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def syntax_error(name: str, exc: yaml.MarkedYAMLError, text: str) -> SourceError:
+    """A YAML syntax error in words: which line, what YAML expected there, the likely fix.
+
+    PyYAML's own words (``mapping values are not allowed here``, ``expected <block end>``)
+    name the parser's state, not the writer's mistake; the common mistakes are
+    recognised here from the problem, its place and the lines around it."""
+    mark, context = exc.problem_mark, exc.context_mark
+    problem = exc.problem or "cannot be read"
+    lines = text.splitlines()
+    line_no = mark.line + 1 if mark else None
+    col = mark.column + 1 if mark else None
+    here = lines[mark.line] if mark and mark.line < len(lines) else ""
+    prev_no = None
+    if mark:
+        prev_no = next((i for i in range(mark.line - 1, -1, -1)
+                        if lines[i].strip() and not lines[i].lstrip().startswith("#")), None)
+    prev = lines[prev_no] if prev_no is not None else ""
+    if "\t" in problem or "'\\t'" in problem or (here and here[:_indent(here) + 1].endswith("\t")):
+        msg = "a tab character: YAML indents with spaces only; replace the tab with spaces"
+    elif problem == "mapping values are not allowed here":
+        if prev_no is not None and _indent(here) > _indent(prev) and ":" in prev and not prev.rstrip().endswith(":"):
+            msg = (f"this line is indented deeper than line {prev_no + 1}, whose key already has a value on its "
+                   f"line, so YAML cannot start a mapping here; align this line with line {prev_no + 1}, "
+                   "or move that value off its line")
+        else:
+            msg = ("a second ': ' on one line: YAML expected one key and its value; quote the value "
+                   "when it contains ': ' (description: \"a: b\")")
+    elif "expected <block end>" in problem:
+        parent = context.line + 1 if context else None
+        msg = (f"this line is indented by {_indent(here)} space(s), which matches no level of the block"
+               + (f" that starts at line {parent}" if parent else "")
+               + "; YAML expected the block to end or another item at the same indentation; "
+                 "indent it exactly like its siblings (or like its parent's siblings)")
+    elif "could not find expected ':'" in problem:
+        bad = context.line + 1 if context else line_no
+        line_no, col = bad, (context.column + 1 if context else col)
+        msg = ("a key without ':' (YAML expected 'key: value'), or a line that continues plain text "
+               "at a key's indentation; add the ':' or indent the continuation")
+    elif "found unexpected end of stream" in problem or "while scanning a quoted scalar" in (exc.context or ""):
+        start = context.line + 1 if context else line_no
+        msg = f"a quote opened at line {start} is never closed; close it on that line"
+        line_no, col = start, (context.column + 1 if context else col)
+    elif "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        start = context.line + 1 if context else line_no
+        msg = (f"the [ ] or {{ }} list opened at line {start} is not closed as YAML expected; "
+               "check for a missing ',' or closing bracket, or quote an item that contains ':' or '#'")
+    else:
+        msg = f"{problem}" + (f" ({exc.context} at line {context.line + 1})" if exc.context and context else "")
+    return SourceError(name, line_no, f"YAML syntax error: {msg}", col)

@@ -179,3 +179,37 @@ def test_code_shapes_checked_at_load_and_in_lint(tmp_path):
     import pytest
     with pytest.raises(PolicyError, match="did you mean .97110."):
         Engine(tmp_path)
+
+
+def test_coverage_rules_with_their_own_denial_codes_do_not_warn(tmp_path):
+    """Issue 17: every coverage rule carries its own denial code and the policy has no
+    denials['coverage']: lint must not warn about category 'coverage' (--strict passed)."""
+    from payer_rules.policy import bundled_dir
+    base = (bundled_dir() / "generic-commercial.yaml").read_text("utf-8")
+    head, _, tail = base.partition("\nrules:\n")
+    tail = tail.replace('  coverage: {group: CO, carc: "96", rarc: null}\n', "")
+    assert "coverage:" not in tail.split("denials:")[1].split("\n\n")[0]
+    own = '''rules:
+  - id: cov.auth_missing
+    description: Prior authorization number required.
+    scope: claim
+    when:
+      claim_field: {prior_authorization: {missing: true}}
+    edit: {category: coverage, severity: error, message: "no prior authorization", group: CO, carc: "197"}
+  - id: cov.no_dry_needling
+    description: Dry needling is not covered.
+    when:
+      code: {in: ["20560"]}
+    edit: {category: coverage, severity: error, message: "line {line}: not covered", group: CO, carc: "96", rarc: N130}
+'''
+    import shutil
+    shutil.copytree(bundled_dir() / "tables", tmp_path / "tables")
+    f = tmp_path / "gc.yaml"
+    f.write_text(head + "\n" + own + tail, "utf-8")
+    problems = lint([f])
+    assert not [p for p in problems if "coverage" in p.message], [p.text() for p in problems]
+    # and the same rules without their codes do warn, naming them
+    f.write_text(head + "\n" + own.replace(', group: CO, carc: "197"', "").replace(
+        ', group: CO, carc: "96", rarc: N130', "") + tail, "utf-8")
+    text = "\n".join(p.text() for p in lint([f]))
+    assert "no denial codes for cov.auth_missing, cov.no_dry_needling (category 'coverage')" in text

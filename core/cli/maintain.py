@@ -36,6 +36,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
     else:
         for p in problems:
             sys.stdout.write(p.text() + "\n")
+        if args.rules and not any(p.severity == "error" for p in problems):
+            from ..policy import describe_version
+            for v in Engine(args.paths or [bundled_dir()]).policies.all():
+                sys.stdout.write(describe_version(v) + "\n")
         errors = sum(p.severity == "error" for p in problems)
         sys.stdout.write(f"{errors} error(s), {len(problems) - errors} warning(s)\n")
     if any(p.severity == "error" for p in problems) or (args.strict and problems):
@@ -148,6 +152,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="*", help="policy files or folders (default: the bundled policies)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    p.add_argument("--rules", action="store_true",
+                   help="also list each version's rules in force and its patch (text format)")
     p.set_defaults(func=cmd_lint)
 
     p = sub.add_parser("test", help="run the test cases kept beside policies (*.test.yaml), with rule coverage")

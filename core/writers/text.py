@@ -46,6 +46,9 @@ def render_explain(info: Mapping[str, Any], out: TextIO) -> None:
     w("policy version\n")
     for v in info["versions"]:
         w(f"  {v['why']}  ({v['file']})\n")
+        w(f"    rules in force: {', '.join(v.get('rules') or ['none'])}\n")
+        if v.get("patch"):
+            w(f"    patch: {'; '.join(v['patch'])}\n")
     w("units\n")
     for i, step in enumerate(info["units"]["steps"], start=1):
         w(f"  {i}. {step}\n")
