@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,20 @@ from payer_rules import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture
+def acme_installed(tmp_path, monkeypatch):
+    """The example payer plugin (docs/examples/acme_plugin) installed the way pip would: a
+    dist-info with an entry point in the payer_rules group."""
+    dist = tmp_path / "acme_units-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-units\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[payer_rules]\nacme_units = acme_units\n")
+    monkeypatch.syspath_prepend(str(ROOT / "docs" / "examples" / "acme_plugin"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("acme_units", None)
 
 
 @pytest.fixture(scope="session")

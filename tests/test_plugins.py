@@ -17,19 +17,6 @@ from conftest import ROOT, claim, rules_of, units_of
 EXAMPLE = ROOT / "docs" / "examples"
 
 
-@pytest.fixture
-def acme_installed(tmp_path, monkeypatch):
-    """Install the example plugin the way pip would: a dist-info with an entry point."""
-    dist = tmp_path / "acme_units-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-units\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[payer_rules]\nacme_units = acme_units\n")
-    monkeypatch.syspath_prepend(str(EXAMPLE / "acme_plugin"))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield
-    sys.modules.pop("acme_units", None)
-
-
 def test_builtins_are_entry_point_plugins():
     plugins = load_plugins()
     assert {"cms_total_time", "per_code_midpoint", "unit_checks", "code_sets"} <= set(plugins.names())

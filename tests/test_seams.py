@@ -27,19 +27,6 @@ EXAMPLE = ROOT / "docs" / "examples"
 ACME_POLICY = (EXAMPLE / "acme_policies" / "acme.yaml").read_text()
 
 
-@pytest.fixture
-def acme_installed(tmp_path, monkeypatch):
-    """The example payer plugin installed the way pip would, with its policy NOT loaded."""
-    dist = tmp_path / "acme_units-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-units\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[payer_rules]\nacme_units = acme_units\n")
-    monkeypatch.syspath_prepend(str(EXAMPLE / "acme_plugin"))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield
-    sys.modules.pop("acme_units", None)
-
-
 def _medicare_claims():
     """The bundled Medicare policy test cases' claims."""
     return [c for case in collect_cases([bundled_dir()]) if case.payer == "medicare" for c in case.claims]
