@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from . import payer_map
 from .claims import ClaimError, parse_claim
 from .models import (
-    CATEGORIES, SEVERITY_RANK, Allocation, Claim, Edit, FrozenDict, LineResult, Result, TimedLine, UnitDecision,
+    SEVERITY_RANK, Allocation, Claim, Edit, FrozenDict, LineResult, Result, TimedLine, UnitDecision,
     status_for,
 )
 from .plugin_manager import (
@@ -71,6 +71,8 @@ class Runtime:
     catalogue: Mapping[str, EditSpec]
     #: the edits the version's own data can produce (policy_edits), for policy-test coverage
     possible: tuple[str, ...] = ()
+    #: the most lines a claim may have under this version (its max_lines, else MAX_CLAIM_LINES)
+    max_lines: int = 999
     #: (rule, category) -> (severity override or None, denial codes or None)
     outcomes: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -209,6 +211,7 @@ class Engine:
                     explain_claim=plugins.bind("explain_claim", in_scope, data),
                     catalogue=MappingProxyType(catalogue),
                     possible=possible,
+                    max_lines=v.settings.get("max_lines") or MAX_CLAIM_LINES,
                 )
             except PolicyError as exc:
                 problems.extend(exc.problems)
@@ -381,8 +384,7 @@ class Engine:
                         payer_id, uncovered, [(v.version, v.window()) for v in versions]),
                         rule="input.no_policy_version"), c)
             runtimes = state.runtimes
-            limit = min(v.settings.get("max_lines") or MAX_CLAIM_LINES
-                        for v in ((first,) if one_version else set(per_line)))
+            limit = runtimes[first].max_lines if one_version else min(runtimes[v].max_lines for v in set(per_line))
             if len(lines) > limit:
                 return error_result(
                     c, payer_id, f"lines: {len(lines)} service lines, more than the {payer_id} policy allows "

@@ -11,7 +11,6 @@ Field names here are the public contract: they are what ``to_dict`` emits and wh
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass, field, fields
-from types import MappingProxyType
 from typing import Any, Mapping
 
 import orjson

@@ -143,7 +143,6 @@ class BoundHook:
     """
 
     __slots__ = ("hook", "calls", "plugins", "traced")
-    ARGS = ("claim", "policy", "allocation", "lines", "result", "data")
 
     def __init__(self, hook: str, impls: list[Any], data: Mapping[str, Any], traced: bool):
         spec_args = [a for a in getattr(hookspecs, hook).__code__.co_varnames

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 import jsonschema

@@ -105,7 +105,8 @@ def rule_changes(a: PolicyVersion, b: PolicyVersion) -> list[str]:
     return out
 
 
-def table_changes(a: PolicyVersion, b: PolicyVersion) -> list[str]:
+def table_changes(a: PolicyVersion, b: PolicyVersion, options_a: Any = None, options_b: Any = None) -> list[str]:
+    """Rows added, removed and changed; ``options_*``: each side's engine options (table_roots)."""
     out = []
     for kind in ("ptp", "mue", "pfs"):
         pa, pb = table_paths(a, kind), table_paths(b, kind)
@@ -116,7 +117,7 @@ def table_changes(a: PolicyVersion, b: PolicyVersion) -> list[str]:
             continue
         if pa[1] != pb[1]:
             out.append(f"tables.{kind}: version {pa[1]!r} -> {pb[1]!r}")
-        ta, tb = _rows(a, kind), _rows(b, kind)
+        ta, tb = _rows(a, kind, options_a), _rows(b, kind, options_b)
         added = sorted(set(tb) - set(ta))
         removed = sorted(set(ta) - set(tb))
         changed = sorted(k for k in set(ta) & set(tb) if ta[k] != tb[k])
@@ -129,9 +130,9 @@ def table_changes(a: PolicyVersion, b: PolicyVersion) -> list[str]:
     return out
 
 
-def _rows(v: PolicyVersion, kind: str) -> dict:
+def _rows(v: PolicyVersion, kind: str, options: Any = None) -> dict:
     from .tables import policy_table
-    table, _ = policy_table(v, kind)
+    table, _ = policy_table(v, kind, options)
     if kind == "ptp":
         out: dict = {}
         for r in table.iter_rows():
@@ -214,7 +215,7 @@ def diff(engine, payer: str, old_spec: str, new_spec: str, claims_file: str | No
         "new": {"spec": new_spec, "version": new.version.version, "window": new.version.window(), "file": new.version.path},
         "settings": settings_changes(old.version, new.version),
         "rules": rule_changes(old.version, new.version),
-        "tables": table_changes(old.version, new.version),
+        "tables": table_changes(old.version, new.version, old.engine.options, new.engine.options),
         "patch": list(new.version.patch),
     }
     if claims_file:
