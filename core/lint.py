@@ -5,7 +5,9 @@ windows, codes both timed and untimed, duplicate rule ids, bad templates, missin
 files), and table files outside the policy's folder. Warnings: gaps between version
 windows, rules that can never fire, rules another rule always shadows, edits without a
 denial-code mapping, NCCI overrides of pairs the table had already deleted before the
-policy's window.
+policy's window, dates of a version's window its tables are not valid for. Notes (``info``,
+which ``--strict`` does not count): dates a table's ``uncovered`` explains, and table dates
+a policy sets wider than the table's provenance file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Iterable
 
 from .policy import PolicyError, policy_files
 from .rules import All, Rule, Test
-from .tables import NO_DELETION, int_date, table_path_problems
+from .tables import KINDS, NO_DELETION, TableError, int_date, read_provenance, table_path_problems, table_paths, table_validity
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Problem:
     path: str
     line: int | None
     column: int | None
-    severity: str  # error, warning
+    severity: str  # error, warning, info (a note: --strict does not count it)
     message: str
 
     def text(self) -> str:
@@ -87,7 +89,65 @@ def _next_day(d: str) -> str:
 
 def _check_tables(path: Path, v, at) -> list[Problem]:
     # the engine's own check (payer_rules.tables): outside the policy's folder, after symlinks
-    return [Problem(e.path, e.line, e.column, "error", e.message) for e in table_path_problems(v)]
+    out = [Problem(e.path, e.line, e.column, "error", e.message) for e in table_path_problems(v)]
+    if not out:
+        out.extend(validity_problems(v))
+    return out
+
+
+#: the edit a claim gets on a date a table of this kind does not cover
+OUT_OF_RANGE_EDIT = {"ptp": "ncci.table_out_of_range", "mue": "mue.table_out_of_range",
+                     "pfs": "pfs.table_out_of_range"}
+
+
+def _span(a: str, b: str | None) -> str:
+    return f"from {a}" if b is None else (a if a == b else f"{a} to {b}")
+
+
+def validity_problems(v) -> list[Problem]:
+    """Each part of version ``v``'s window that a table it names is not valid for (a
+    warning, or a note when the table's ``uncovered`` says why), and table dates the
+    policy sets wider than the table's provenance file (a note)."""
+    out: list[Problem] = []
+    lines = v.lines
+    for kind in KINDS:
+        found = table_paths(v, kind)
+        if found is None:
+            continue
+        line, col = lines.find(("tables", kind)) if lines else (None, None)
+        try:
+            val = table_validity(v, kind)
+        except TableError as exc:
+            out.append(Problem(exc.path, exc.line, exc.column, "error", exc.message))
+            continue
+        if val is None:
+            continue
+        gaps = val.gaps(v.effective_from, v.effective_to)
+        if gaps:
+            spans = " and ".join(_span(a, b) for a, b in gaps)
+            msg = (f"version '{v.version}' is in force {spans}, but tables.{kind} (the {val.table}) is valid "
+                   f"{val.dates()}: claims on those dates get {OUT_OF_RANGE_EDIT[kind]} and are not checked "
+                   "against it")
+            if val.uncovered:
+                out.append(Problem(v.path, line, col, "info", f"{msg} ({val.uncovered})"))
+            else:
+                out.append(Problem(v.path, line, col, "warning",
+                                   f"{msg}; name the release valid for those dates (one version per release) or "
+                                   f"say why there is none in tables.{kind}.uncovered"))
+        spec = v.settings["tables"][kind]
+        for p in found[0]:
+            try:
+                prov = read_provenance(p) or {}
+            except TableError:
+                continue  # reported above through table_validity
+            for key, wider in (("valid_from", lambda pol, pro: pol is None or pol < pro),
+                               ("valid_to", lambda pol, pro: pol is None or pol > pro)):
+                if key in spec and prov.get(key) and wider(spec[key], prov[key]):
+                    out.append(Problem(v.path, line, col, "info",
+                                       f"tables.{kind}.{key} ({spec[key] or 'open'}) is wider than the "
+                                       f"{key} of {p.name}'s provenance ({prov[key]}): the policy uses the table "
+                                       "beyond the release's own dates"))
+    return out
 
 
 def _codes_of(node: Any) -> list[Test]:

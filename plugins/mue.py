@@ -6,13 +6,17 @@ same code and date count together. MAI 2 (policy) and 3 (clinical): per date of 
 when all units of the code on that date exceed the value, all of them are denied.
 
 Units are the billed units of a line, or the computed units when none are billed.
+
+A line whose date lies outside the table's dates (``tables.mue`` valid_from/valid_to, or
+its provenance file's) is not judged by it: the claim gets ``mue.table_out_of_range``
+naming the table, the lines and the dates instead.
 """
 
 from __future__ import annotations
 
 from payer_rules import Edit, hookimpl
 from payer_rules.plugins import section_schema
-from payer_rules.tables import required_table
+from payer_rules.tables import out_of_range_message, required_table, table_validity
 
 SOURCE = "mue"
 PAYER_RULES_GLOBAL = True
@@ -30,12 +34,19 @@ def register_edits(register):
         register(f"mue.mai{mai}", category="mue", severity="error", section="mue",
                  description=f"units of a code exceed its Medically Unlikely Edit value ({MAI_TEXT[mai]})",
                  denial={"group": "CO", "carc": "96", "rarc": "N362"})
+    register("mue.table_out_of_range", category="mue", severity="warning", section="mue",
+             description="lines dated outside the MUE table's valid dates: not checked against it (the policy "
+                         "needs the release in force on those dates)",
+             denial={"group": None, "carc": None, "rarc": None})
 
 
 @hookimpl
 def policy_edits(policy, data):
     """The MUE edits this version's table can produce: one per indicator it holds."""
-    return [] if data is None else sorted({f"mue.mai{m.mai}" for m in data[0].values()})
+    if data is None:
+        return []
+    return sorted({f"mue.mai{m.mai}" for m in data[0].values()}) + (["mue.table_out_of_range"] if data[3] else [])
+
 
 
 @hookimpl
@@ -44,10 +55,18 @@ def prepare_policy(policy, base_dir, options):
     if cfg is None:
         return None
     table, version = required_table(policy, "mue", "mue", options)
-    return table, version, frozenset(cfg.get("separate_line_modifiers", []))
+    validity = table_validity(policy, "mue")
+    return table, version, frozenset(cfg.get("separate_line_modifiers", [])), validity if validity.bounded else None
 
 
-def _groups(claim, allocation, table, separate) -> dict[tuple, list]:
+def _outside(claim, validity) -> list:
+    """Lines dated outside the table's dates (none when the table declares no dates)."""
+    if validity is None:
+        return []
+    return [ln for ln in claim.lines if not validity.covers(ln.date_of_service)]
+
+
+def _groups(claim, allocation, table, separate, skip=()) -> dict[tuple, list]:
     """Lines with units, by what an MUE counts together: (date, code, line or None).
 
     Units are the billed units, else the computed ones. Under MAI 1 a line with one of
@@ -56,7 +75,7 @@ def _groups(claim, allocation, table, separate) -> dict[tuple, list]:
     groups: dict[tuple, list] = {}
     for ln in claim.lines:
         mue = table.get(ln.code)
-        if mue is None:
+        if mue is None or ln.line in skip:
             continue
         units = ln.units if ln.units is not None else allocation.decisions[ln.line].units
         if not units:
@@ -70,7 +89,14 @@ def _groups(claim, allocation, table, separate) -> dict[tuple, list]:
 def check_claim(claim, policy, allocation, data):
     if data is None:
         return []
-    table, version, separate = data
+    table, version, separate, validity = data
+    outside = _outside(claim, validity)
+    edits = []
+    if outside:
+        edits.append(Edit(rule="mue.table_out_of_range", category="mue", severity="warning",
+                          lines=tuple(ln.line for ln in outside), source=SOURCE,
+                          message=out_of_range_message(validity, [(ln.line, ln.date_of_service) for ln in outside])))
+    skip = {ln.line for ln in outside}
     # First, cheaply: can any code exceed its MUE at all? A group never holds more units
     # than its code on the whole claim, so when no code's claim total exceeds, nothing does.
     totals: dict[str, int] = {}
@@ -78,7 +104,7 @@ def check_claim(claim, policy, allocation, data):
     over = False
     for ln in claim.lines:
         mue = table.get(ln.code)
-        if mue is None:
+        if mue is None or (skip and ln.line in skip):
             continue
         units = ln.units if ln.units is not None else decisions[ln.line].units
         if units:
@@ -86,9 +112,8 @@ def check_claim(claim, policy, allocation, data):
             if total > mue.value:
                 over = True
     if not over:
-        return []
-    groups = _groups(claim, allocation, table, separate)
-    edits = []
+        return edits
+    groups = _groups(claim, allocation, table, separate, skip)
     for (_, code, _), members in groups.items():
         mue = table[code]
         total = sum(u for _, u in members)
@@ -116,9 +141,12 @@ def explain_claim(claim, policy, allocation, data):
     """Each code's units against its MUE when not exceeded."""
     if data is None:
         return []
-    table, version, separate = data
+    table, version, separate, validity = data
     out = []
-    for (dos, code, _), members in sorted(_groups(claim, allocation, table, separate).items(), key=str):
+    outside = _outside(claim, validity)
+    if outside:
+        out.append(out_of_range_message(validity, [(ln.line, ln.date_of_service) for ln in outside]))
+    for (dos, code, _), members in sorted(_groups(claim, allocation, table, separate, {ln.line for ln in outside}).items(), key=str):
         total = sum(u for _, u in members)
         if total <= table[code].value:
             out.append(f"MUE {code} on {dos}: {total} unit(s) of {table[code].value} allowed "

@@ -11,6 +11,10 @@ carry it (``column2``, or ``either`` from a date for the 59/X modifiers); which 
 modifiers also need different body regions on the two lines; and ``overrides``, rows a
 payer applies differently from the table (a commercial payer that pays 97124 with 97140
 given 59 and distinct regions, where Medicare's table says never).
+
+Two lines dated outside the table's dates (``tables.ptp`` valid_from/valid_to, or its
+provenance file's) are not judged by it, nor by the overrides of its rows: the claim
+gets ``ncci.table_out_of_range`` naming the table, the lines and the dates instead.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from payer_rules import Edit, hookimpl
 from payer_rules.plugins import section_schema
 from payer_rules.claims import line_blocks
-from payer_rules.tables import PtpRow, dos_int, int_date, required_table
+from payer_rules.tables import PtpRow, Validity, dos_int, int_date, out_of_range_message, required_table, table_validity
 
 SOURCE = "ncci_ptp"
 PAYER_RULES_GLOBAL = True
@@ -34,7 +38,9 @@ def register_policy_sections(register):
 
 @hookimpl
 def policy_edits(policy, data):
-    return [] if data is None else ["ncci.ptp"]
+    if data is None:
+        return []
+    return ["ncci.ptp"] + (["ncci.table_out_of_range"] if data.validity is not None else [])
 
 
 @hookimpl
@@ -55,6 +61,10 @@ def register_edits(register):
              description="a 59/XS modifier claims distinct services but both lines treat the same body region "
                          "(and, for 59 on timed codes, their times do not show separate periods)",
              denial={"group": "CO", "carc": "236", "rarc": None})
+    register("ncci.table_out_of_range", category="bundling", severity="warning", section="ncci",
+             description="two or more codes on a date outside the NCCI PTP table's valid dates: the pairs were not "
+                         "checked (the policy needs the release in force on that date)",
+             denial={"group": None, "carc": None, "rarc": None})
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,8 @@ class Settings:
     #: (column 1, column 2) -> citation: pairs that need a different anatomic region whatever
     #: the modifier (NCCI manual ch. XI: 97140 with 98940-98942)
     region_required: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: the dates the table is valid for, when it declares any
+    validity: Validity | None = None
 
 
 @hookimpl
@@ -91,6 +103,7 @@ def prepare_policy(policy, base_dir, options):
         for c1 in r["column1"]:
             for c2 in r["column2"]:
                 region_required[(str(c1), str(c2))] = r.get("citation", f"{policy.payer} policy")
+    validity = table_validity(policy, "ptp")
     bypass = frozenset(cfg.get("associated_modifiers", []))
     either = frozenset(cfg.get("either_line_modifiers", []))
     return Settings(
@@ -104,6 +117,7 @@ def prepare_policy(policy, base_dir, options):
         bypass_hint=", ".join(sorted(either or bypass)[:5]),
         time_modifiers=frozenset(cfg.get("time_separation_modifiers", [])),
         region_required=region_required,
+        validity=validity if validity.bounded else None,
     )
 
 
@@ -176,6 +190,8 @@ def check_claim(claim, policy, allocation, data):
     code_id = s.table.code_id
     overrides = s.overrides
     table = s.table
+    validity = s.validity
+    outside: list = []
     for group in groups:
         if len(group) < 2:
             continue
@@ -183,6 +199,9 @@ def check_claim(claim, policy, allocation, data):
         for ln in group:
             by_code.setdefault(ln.code, []).append(ln)
         if len(by_code) < 2:
+            continue
+        if validity is not None and not validity.covers(group[0].date_of_service):
+            outside.extend(group)
             continue
         d = dos_int(group[0].date_of_service)
         for c1, col1 in by_code.items():
@@ -208,6 +227,11 @@ def check_claim(claim, policy, allocation, data):
                     partitions = _partitions(s, col1)
                 for b in col2:
                     _edit_for(s, policy, partitions, b, row, edits)
+    if outside:
+        outside.sort(key=lambda ln: ln.line)
+        edits.append(Edit(rule="ncci.table_out_of_range", category="bundling", severity="warning",
+                          lines=tuple(ln.line for ln in outside), source=SOURCE,
+                          message=out_of_range_message(validity, [(ln.line, ln.date_of_service) for ln in outside])))
     return edits
 
 
@@ -324,6 +348,8 @@ def explain_claim(claim, policy, allocation, data):
     out = []
     firsts: dict[tuple[str, str], object] = {}  # (date, code) -> its first line: one pair of codes, once
     for ln in claim.lines:
+        if s.validity is not None and not s.validity.covers(ln.date_of_service):
+            continue  # not judged by the table: check_claim's ncci.table_out_of_range says so
         firsts.setdefault((ln.date_of_service, ln.code), ln)
     for a in firsts.values():
         for b in firsts.values():

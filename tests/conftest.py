@@ -33,11 +33,13 @@ def engine() -> Engine:
 
 
 def claim(payer: str, *lines: dict, claim_id: str = "T1", **extra) -> dict:
-    """A claim with sensible defaults: lines may give just code and minutes."""
+    """A claim with sensible defaults: lines may give just code and minutes. The default
+    date lies in the dates every bundled table is valid for (docs/tables.md: the MUE release
+    of 2024-04-01 is the narrowest, 2024-04-01 to 2024-06-30)."""
     out = []
     for ln in lines:
         ln = dict(ln)
-        ln.setdefault("date_of_service", "2024-03-04")
+        ln.setdefault("date_of_service", "2024-04-04")
         out.append(ln)
     return {"claim_id": claim_id, "payer": payer, "lines": out, **extra}
 

@@ -48,13 +48,13 @@ def test_diff_impact_on_claims(engine, new_medicare, tmp_path):
     claims = tmp_path / "c.jsonl"
     rows = [
         {"claim_id": "A", "payer": "medicare", "diagnoses": ["M25.511"], "lines": [
-            {"code": "97112", "modifiers": ["GP"], "date_of_service": "2024-03-04", "minutes": 60, "units": 4,
+            {"code": "97112", "modifiers": ["GP"], "date_of_service": "2024-04-04", "minutes": 60, "units": 4,
              "diagnosis_pointers": [1]}]},
         {"claim_id": "B", "payer": "medicare", "diagnoses": ["M25.511"], "lines": [
-            {"code": "97110", "modifiers": ["GP", "GY", "KX"], "date_of_service": "2024-03-04", "minutes": 23,
+            {"code": "97110", "modifiers": ["GP", "GY", "KX"], "date_of_service": "2024-04-04", "minutes": 23,
              "units": 2, "diagnosis_pointers": [1]}]},
         {"claim_id": "C", "payer": "medicare", "diagnoses": ["M25.511"], "lines": [
-            {"code": "97110", "modifiers": ["GP"], "date_of_service": "2024-03-04", "minutes": 23, "units": 2,
+            {"code": "97110", "modifiers": ["GP"], "date_of_service": "2024-04-04", "minutes": 23, "units": 2,
              "diagnosis_pointers": [1]}]},
     ]
     claims.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n")

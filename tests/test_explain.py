@@ -31,7 +31,7 @@ def test_explain_structure(engine):
     misses = "\n".join(info["near_misses"])
     assert "switched off by the generic-commercial policy" in misses
     assert "rule commercial.massage_with_manual_therapy, line 2 97124: did not fire: needs none of modifiers 59, XS" in misses
-    assert "MUE 97140 on 2024-03-04: 1 unit(s) of 6 allowed" in misses
+    assert "MUE 97140 on 2024-04-04: 1 unit(s) of 6 allowed" in misses
     assert "policy_rules" in info["plugins"]["check_claim"]
 
 
@@ -42,7 +42,7 @@ def test_explain_ncci_bypass_and_window(engine):
     assert any("NCCI 97140/97530 (lines 2/1): bypassed by XE (indicator 1)" in m for m in info["near_misses"])
     info = engine.explain(claim("medicare", {"code": "97530", "minutes": 15, "modifiers": ["GP"]},
                                 {"code": "97140", "minutes": 15, "modifiers": ["GP"]}))
-    assert any("no edit in force on 2024-03-04 (the table has it start to 2019-12-31)" in m for m in info["near_misses"])
+    assert any("no edit in force on 2024-04-04 (the table has it start to 2019-12-31)" in m for m in info["near_misses"])
 
 
 def test_explain_versions_per_date(tmp_path):

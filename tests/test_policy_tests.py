@@ -32,13 +32,13 @@ CASES = textwrap.dedent("""\
         claim:
           diagnoses: [M25.511]
           lines:
-            - {code: "97110", modifiers: [GP], date_of_service: "2024-03-04", minutes: 23, units: 2, diagnosis_pointers: [1]}
+            - {code: "97110", modifiers: [GP], date_of_service: "2024-04-04", minutes: 23, units: 2, diagnosis_pointers: [1]}
         expect: {status: pass, units: {1: 2}}
       - name: wrong on purpose
         claim:
           diagnoses: [M25.511]
           lines:
-            - {code: "97110", modifiers: [GP], date_of_service: "2024-03-04", minutes: 23, units: 3, diagnosis_pointers: [1]}
+            - {code: "97110", modifiers: [GP], date_of_service: "2024-04-04", minutes: 23, units: 3, diagnosis_pointers: [1]}
         expect: {status: pass, units: {1: 3}, edits: [ncci.ptp], no_edits: [units.over_billed]}
     """)
 

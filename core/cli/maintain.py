@@ -41,8 +41,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
             for v in Engine(args.paths or [bundled_dir()]).policies.all():
                 sys.stdout.write(describe_version(v) + "\n")
         errors = sum(p.severity == "error" for p in problems)
-        sys.stdout.write(f"{errors} error(s), {len(problems) - errors} warning(s)\n")
-    if any(p.severity == "error" for p in problems) or (args.strict and problems):
+        warnings = sum(p.severity == "warning" for p in problems)
+        notes = len(problems) - errors - warnings
+        sys.stdout.write(f"{errors} error(s), {warnings} warning(s)" + (f", {notes} note(s)" if notes else "") + "\n")
+    if any(p.severity == "error" for p in problems) or (args.strict and any(p.severity == "warning" for p in problems)):
         return EXIT_SOME_FAILED
     return EXIT_OK
 
@@ -89,14 +91,18 @@ def cmd_tables_import(args: argparse.Namespace) -> int:
     from ..tables.importer import import_table
     from ..tables import TableError
     try:
-        prov = import_table(args.kind, [Path(s) for s in args.sources], Path(args.out), args.version, args.codes)
+        prov = import_table(args.kind, [Path(s) for s in args.sources], Path(args.out), args.version, args.codes,
+                            args.valid_from, args.valid_to)
     except TableError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{exc.filename or args.out}: {exc.strerror or exc.__class__.__name__}") from None
     sys.stdout.write(f"wrote {args.out}: {prov['rows']:,} rows ({args.version}); provenance in "
                      f"{args.out}.provenance.json\nin the policy:\n  tables:\n    {args.kind}:\n"
-                     f"      file: {args.out}\n      version: {args.version}\n")
+                     f"      file: {args.out}\n      version: {args.version}\n"
+                     + ("" if args.valid_from or args.valid_to else
+                        "no --valid-from/--valid-to: the table is valid for every date; say which dates the release "
+                        "is for (docs/tables.md)\n"))
     return EXIT_OK
 
 
@@ -151,7 +157,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lint", help="check policy files without running claims")
     p.add_argument("paths", nargs="*", help="policy files or folders (default: the bundled policies)")
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too (notes do not count)")
     p.add_argument("--rules", action="store_true",
                    help="also list each version's rules in force and its patch (text format)")
     p.set_defaults(func=cmd_lint)
@@ -171,6 +177,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", required=True, help="output CSV (.csv or .csv.gz), normally beside the policy")
     t.add_argument("--version", required=True, help="the release, e.g. 'NCCI PTP v30.4 (2025-01-01)'")
     t.add_argument("--codes", help="keep only codes matching this regular expression (both columns for PTP)")
+    t.add_argument("--valid-from", metavar="YYYY-MM-DD",
+                   help="first date of service the release is for (an MUE or PTP quarter's first day)")
+    t.add_argument("--valid-to", metavar="YYYY-MM-DD",
+                   help="last date of service the release is for (the day before the next release)")
     t.set_defaults(func=cmd_tables_import)
 
     p = sub.add_parser("schema", help="print a JSON Schema shipped with the package")

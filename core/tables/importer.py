@@ -2,7 +2,8 @@
 
 The output is one normalised CSV (gzip when the name ends in .gz) plus a provenance file
 beside it (``<out>.provenance.json``: kind, version, source files and their SHA-256, row
-count, code filter). For PTP the compact index is built and cached at the same time, so
+count, code filter, and the dates the release is valid for, ``valid_from``/``valid_to``,
+which :mod:`.validity` reads). For PTP the compact index is built and cached at the same time, so
 the first policy load after an import is already fast. The bundled Medicare tables were
 made with this command from public CMS releases (see payer_configs/tables/README.md).
 What each kind writes is its module's ``HEADER`` and ``import_rows`` (:data:`.KINDS`).
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from .cache import file_digest
 from .registry import KINDS as _REGISTRY
+from .source import TableError
+from .validity import is_iso_date
 
 KINDS = tuple(_REGISTRY)
 
@@ -31,11 +34,18 @@ def _open_out(path: Path):
     return open(path, "w", encoding="utf-8", newline="")
 
 
-def import_table(kind: str, sources: list[Path], out: Path, version: str, codes: str | None = None) -> dict:
+def import_table(kind: str, sources: list[Path], out: Path, version: str, codes: str | None = None,
+                 valid_from: str | None = None, valid_to: str | None = None) -> dict:
     """Read ``sources`` (any supported layout), keep rows whose codes match ``codes``
-    (a regular expression; both columns for PTP), write ``out`` and its provenance."""
+    (a regular expression; both columns for PTP), write ``out`` and its provenance, with
+    the dates the release is valid for (YYYY-MM-DD; None: open)."""
     if kind not in _REGISTRY:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    for what, d in (("valid_from", valid_from), ("valid_to", valid_to)):
+        if d is not None and not is_iso_date(d):
+            raise TableError(str(out), None, f"{what}: expected a date YYYY-MM-DD, got {d!r}")
+    if valid_from and valid_to and valid_to < valid_from:
+        raise TableError(str(out), None, "valid_to is before valid_from")
     spec = _REGISTRY[kind]
     keep = re.compile(codes).fullmatch if codes else (lambda c: True)
     rows = 0
@@ -53,6 +63,8 @@ def import_table(kind: str, sources: list[Path], out: Path, version: str, codes:
         "code_filter": codes,
         "sources": [{"file": s.name, "sha256": file_digest([s])} for s in sources],
         "file_sha256": file_digest([out]),
+        "valid_from": valid_from,
+        "valid_to": valid_to,
     }
     Path(str(out) + ".provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     if spec.after_import is not None:

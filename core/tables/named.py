@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 from ..yaml_source import SourceError, load_yaml
 from .registry import KINDS, TABLE_NAMES, shared
 from .source import TableError
+from .validity import Validity, is_iso_date, validity_of
 
 
 def table_paths(policy: Any, kind: str) -> tuple[list[Path], str] | None:
@@ -118,3 +119,27 @@ def required_table(policy: Any, kind: str, section: str,
     if table is None:
         raise ValueError(f"{section}: needs tables.{kind} (the {TABLE_NAMES[kind]} file)")
     return table, version
+
+
+def table_validity(policy: Any, kind: str) -> Validity | None:
+    """The dates ``tables.<kind>`` of ``policy`` is valid for (its entry's ``valid_from`` /
+    ``valid_to``, else its provenance files'; :mod:`.validity`), or None when it names
+    no such table. TableError when a provenance file is malformed."""
+    found = table_paths(policy, kind)
+    if found is None:
+        return None
+    spec = policy.settings["tables"][kind]
+    for key in ("valid_from", "valid_to"):
+        value = spec.get(key)
+        if value is not None and not is_iso_date(str(value)):
+            lines = getattr(policy, "lines", None)
+            line, col = lines.find(("tables", kind, key)) if lines is not None else (None, None)
+            raise TableError(str(policy.path), line, f"tables.{kind}.{key}: '{value}' is not a date (YYYY-MM-DD)", col)
+    if spec.get("valid_from") and spec.get("valid_to") and spec["valid_to"] < spec["valid_from"]:
+        lines = getattr(policy, "lines", None)
+        line, col = lines.find(("tables", kind, "valid_to")) if lines is not None else (None, None)
+        raise TableError(str(policy.path), line, f"tables.{kind}: valid_to is before valid_from", col)
+    try:
+        return validity_of(kind, TABLE_NAMES[kind], spec, found[0])
+    except TableError as exc:
+        raise TableError(exc.path, exc.line, f"tables.{kind} of policy {policy.payer}: {exc.message}") from None
