@@ -41,6 +41,7 @@ from . import __version__
 from .engine import Engine
 from .policy import bundled_dir, policy_files
 from .tables import CACHE_ENV, ptp_cache_name, shared, table_paths
+from .tables.validity import PROVENANCE_SUFFIX
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -160,6 +161,9 @@ def build_bundle(
                     raise BundleError(f"{v.path}: tables.{kind} names a file outside the policy's folder; "
                                       f"keep the policy's tables under its folder to bundle it") from None
                 members[f"policies/{n}/{rel.as_posix()}"] = p
+                prov = Path(str(p) + PROVENANCE_SUFFIX)  # the table's dates (payer_rules.tables.validity)
+                if prov.is_file():
+                    members[f"policies/{n}/{rel.as_posix()}{PROVENANCE_SUFFIX}"] = prov
             if kind == "ptp" and found[0] not in ptp_tables:
                 ptp_tables.append(found[0])
     plugin_entries = []

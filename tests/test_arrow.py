@@ -133,6 +133,7 @@ def test_bundle_opens_into_the_same_results_without_building_the_ptp_index(engin
     assert path.read_bytes() == again.read_bytes()  # same input, same bytes
     names = zipfile.ZipFile(path).namelist()
     assert any(n.startswith("cache/ptp-") for n in names) and "manifest.json" in names
+    assert any(n.endswith("_therapy.csv.provenance.json") for n in names)  # the tables' dates travel too
 
     def no_build(*a, **k):
         raise AssertionError("the PTP index was rebuilt")
