@@ -45,6 +45,8 @@ def lint(paths: Iterable[str | Path]) -> list[Problem]:
         if not f.exists():
             problems.append(Problem(str(f), None, None, "error", "no such file or folder"))
             continue
+        problems.extend(_placeholders(f))
+        problems.extend(_placeholders(f.with_name(f.name[: -len(f.suffix)] + ".test" + f.suffix)))
         try:
             engine = Engine(f)
         except PolicyError as exc:
@@ -57,6 +59,16 @@ def lint(paths: Iterable[str | Path]) -> list[Problem]:
                                     f"plugin '{plugin}' is installed but no loaded policy names it in plugins: "
                                     "it runs for no claim"))
     return sorted(set(problems), key=lambda p: (p.path, p.line or 0, p.column or 0, p.message))
+
+
+def _placeholders(path: Path) -> list[Problem]:
+    """A warning at every line that still carries ``payer-rules new-payer``'s FILL-IN marker."""
+    from .scaffold import PLACEHOLDER, placeholder_lines
+    if not path.is_file():
+        return []
+    return [Problem(str(path), n, text.find(PLACEHOLDER) + 1 or None, "warning",
+                    f"placeholder left by payer-rules new-payer: fill it in and remove {PLACEHOLDER} ({text.strip()[:120]})")
+            for n, text in placeholder_lines(path)]
 
 
 def _check_policy(path: Path, engine, versions: list) -> list[Problem]:

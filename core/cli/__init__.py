@@ -1,6 +1,6 @@
 """The ``payer-rules`` command: argument parsing and dispatch; one module per command family
 (claims.py: check, batch, units, explain, payers, edits; maintain.py: diff, lint, test,
-tables, schema).
+new-payer, tables, schema).
 
 Exit status: 0 every claim evaluated; 1 some claim could not be evaluated (it still has
 an error record in its place); 2 bad usage, a missing file or a bad policy.

@@ -1,4 +1,4 @@
-"""Commands for policy maintainers: diff, lint, test, tables import, schema."""
+"""Commands for policy maintainers: diff, lint, test, new-payer, tables import, schema."""
 
 from __future__ import annotations
 
@@ -74,6 +74,22 @@ def cmd_test(args: argparse.Namespace) -> int:
     if args.min_coverage is not None and cov.percent() < args.min_coverage:
         sys.stderr.write(f"payer-rules: rule coverage {cov.percent():.0f}% is below --min-coverage {args.min_coverage}\n")
         return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def cmd_new_payer(args: argparse.Namespace) -> int:
+    from ..scaffold import ScaffoldError, new_payer
+    try:
+        made = new_payer(args.name, args.source, args.dir)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{exc.filename or args.dir}: {exc.strerror or exc.__class__.__name__}") from None
+    w = sys.stdout.write
+    for f in made.files():
+        w(f"wrote {f}\n")
+    w(f"next: fill every FILL-IN in {made.policy} (payer-rules lint {args.dir} lists them), then "
+      f"payer-rules test {args.dir}\n")
     return EXIT_OK
 
 
@@ -168,6 +184,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="fail when the cases exercise less than this share of the policies' rules and table edits")
     with_policies(p)
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("new-payer", help="write a new payer's policy, its test file and a README from a bundled policy")
+    p.add_argument("name", help="the payer id (lowercase letters, digits, _ . -): the file is NAME.yaml")
+    p.add_argument("--from", dest="source", default="generic-commercial", metavar="PAYER",
+                   help="the bundled policy to start from (default: generic-commercial)")
+    p.add_argument("--dir", default=".", help="the folder to write into (created if missing; default: .)")
+    p.set_defaults(func=cmd_new_payer)
 
     p = sub.add_parser("tables", help="reference tables (NCCI PTP, MUE, fee schedule)")
     tsub = p.add_subparsers(dest="tables_command", required=True, metavar="ACTION")
