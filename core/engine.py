@@ -27,7 +27,8 @@ from .plugin_manager import (
     BoundHook, ClaimTimeout, EditSpec, PluginError, PluginFailure, Plugins, edit_spec, load_plugins,
 )
 from .units import EXPLAIN
-from .policy import Policy, PolicyError, PolicySet, bundled_dir, read_policies, rules_in_force, suggest
+from .policy import (Policy, PolicyError, PolicySet, bundled_dir, read_policies_and_problems, rules_in_force,
+                     suggest)
 from .readers import ReadError
 from .yaml_source import SourceError
 
@@ -170,34 +171,41 @@ class Engine:
 
     def _build(self, sources: list[Path]) -> _State:
         plugins = self.plugins
-        versions = read_policies(sources, plugins.unit_methods, plugins.names(), plugins.policy_sections)
+        # every file that reads is prepared even when another does not: one run reports all
+        # problems of all files (docs/policies.md, Validation errors)
+        versions, problems = read_policies_and_problems(sources, plugins.unit_methods, plugins.names(),
+                                                        plugins.policy_sections)
         named = {name for v in versions for name in v.plugins}
-        problems: list[SourceError] = []
         runtimes: dict[Policy, Runtime] = {}
         for v in versions:
             own = list(v.plugins)
             in_scope = sorted(plugins.global_names | set(own))
             data: dict[str, Any] = {}
-            try:
-                for impl in plugins.impls("prepare_policy", in_scope):
-                    kwargs = {"policy": v, "base_dir": Path(v.path).parent, "options": self.options}
-                    try:
-                        got = impl.function(**{k: kwargs[k] for k in impl.argnames})
-                    except (PolicyError, SourceError, ValueError, OSError):
-                        raise
-                    except Exception as exc:
-                        raise ValueError(f"plugin '{impl.plugin_name}' failed in prepare_policy: "
-                                         f"{exc.__class__.__name__}: {exc}") from None
-                    if got is not None:
-                        data[impl.plugin_name] = got
-            except PolicyError as exc:
-                problems.extend(exc.problems)
-                continue
-            except SourceError as exc:  # a table file named by the policy
-                problems.append(exc)
-                continue
-            except (ValueError, OSError) as exc:
-                problems.append(SourceError(v.path, None, f"version '{v.version}': {exc}"))
+            failed = False
+            for impl in plugins.impls("prepare_policy", in_scope):  # each plugin, even after one fails
+                kwargs = {"policy": v, "base_dir": Path(v.path).parent, "options": self.options}
+                try:
+                    got = impl.function(**{k: kwargs[k] for k in impl.argnames})
+                except PolicyError as exc:
+                    problems.extend(exc.problems)
+                    failed = True
+                    continue
+                except SourceError as exc:  # a table file named by the policy
+                    problems.append(exc)
+                    failed = True
+                    continue
+                except (ValueError, OSError) as exc:
+                    problems.append(SourceError(v.path, None, f"version '{v.version}': {exc}"))
+                    failed = True
+                    continue
+                except Exception as exc:
+                    problems.append(SourceError(v.path, None, f"version '{v.version}': plugin '{impl.plugin_name}' "
+                                                              f"failed in prepare_policy: {exc.__class__.__name__}: {exc}"))
+                    failed = True
+                    continue
+                if got is not None:
+                    data[impl.plugin_name] = got
+            if failed:
                 continue
             globals_ = sorted(plugins.global_names - set(own))
             try:
@@ -218,7 +226,14 @@ class Engine:
             except (PluginError, PluginFailure) as exc:
                 problems.append(SourceError(v.path, None, f"version '{v.version}': {exc}"))
         if problems:
-            raise PolicyError(problems)
+            seen: set[tuple] = set()  # a table several versions name fails once per version: say it once
+            unique = []
+            for p in problems:
+                key = (p.path, p.line, p.column, p.message)
+                if key not in seen:
+                    seen.add(key)
+                    unique.append(p)
+            raise PolicyError(unique)
         unused = tuple(n for n in plugins.names() if n not in plugins.global_names and n not in named)
         if unused:
             log.warning("installed plugins that no loaded policy names (they run for no claim): %s",

@@ -82,6 +82,17 @@ def _subschema_properties(schema: dict, root: dict) -> list[str]:
     return list(schema.get("properties", {}))
 
 
+def _choice_keys(alternatives: Any) -> list[str]:
+    """The keys of a ``oneOf`` whose alternatives each only require one key (``file`` or
+    ``files``; ``claim``, ``claims`` or ``claims_file``), else []: such a choice is said in words."""
+    keys = []
+    for alt in alternatives if isinstance(alternatives, list) else ():
+        if not (isinstance(alt, dict) and set(alt) == {"required"} and len(alt["required"]) == 1):
+            return []
+        keys.append(alt["required"][0])
+    return keys
+
+
 def schema_problems(
     data: Any, lines: LineMap, path: str, schema_name: str = "policy", base: tuple = (),
     schema: dict | None = None,
@@ -114,6 +125,11 @@ def schema_problems(
             msg = f"{name}: expected {err.validator_value}, found {type(err.instance).__name__}"
         elif err.validator == "const":
             msg = f"{name}: must be {err.validator_value!r}"
+        elif err.validator == "oneOf" and isinstance(err.instance, dict) and _choice_keys(err.validator_value):
+            keys = _choice_keys(err.validator_value)
+            given = [k for k in keys if k in err.instance]
+            msg = (f"{name}: give one of {', '.join(keys)}" if not given else
+                   f"{name}: give only one of {', '.join(keys)} (found {', '.join(given)})")
         else:
             msg = f"{name}: {err.message}"
         problems.append(SourceError(path, line, msg, col))
@@ -532,6 +548,17 @@ def read_policy_file(path: Path, unit_methods: dict, plugin_names: Iterable[str]
 def read_policies(sources: list[str | Path], unit_methods: dict, plugin_names: Iterable[str],
                   sections: dict[str, tuple[dict, str]] | None = None) -> list[PolicyVersion]:
     """Read every policy file under ``sources``; all problems of all files in one PolicyError."""
+    versions, problems = read_policies_and_problems(sources, unit_methods, plugin_names, sections)
+    if problems:
+        raise PolicyError(problems)
+    return versions
+
+
+def read_policies_and_problems(sources: list[str | Path], unit_methods: dict, plugin_names: Iterable[str],
+                               sections: dict[str, tuple[dict, str]] | None = None
+                               ) -> tuple[list[PolicyVersion], list[SourceError]]:
+    """The versions of every file that reads without problems, and the problems of all the
+    others: the engine goes on to prepare the good files, so one run reports everything."""
     problems: list[SourceError] = []
     versions: list[PolicyVersion] = []
     owner: dict[str, str] = {}
@@ -558,6 +585,4 @@ def read_policies(sources: list[str | Path], unit_methods: dict, plugin_names: I
             if payer:
                 owner[payer] = str(f)
             versions.extend(got)
-    if problems:
-        raise PolicyError(problems)
-    return versions
+    return versions, problems

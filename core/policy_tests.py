@@ -22,6 +22,7 @@ the edits its tables can produce (NCCI pairs, MUEs, fee-schedule statuses) some 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -73,7 +74,7 @@ def read_test_file(path: Path) -> list[Case]:
     problems = schema_problems(raw, lines, str(path), schema_name="policy_test")
     if problems:
         raise PolicyError(problems)
-    out = []
+    out: list[Case] = []
     for i, c in enumerate(raw["cases"]):
         line, _ = lines.find(("cases", i))
         c = plain(c)
@@ -82,17 +83,52 @@ def read_test_file(path: Path) -> list[Case]:
         elif "claims" in c:
             claims = c["claims"]
         else:
-            f = path.parent / c["claims_file"]
+            fline, fcol = lines.find(("cases", i, "claims_file"))
             try:
-                claims = [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
-            except (OSError, ValueError) as exc:
-                raise PolicyError([SourceError(str(path), line, f"claims_file {c['claims_file']}: {exc.__class__.__name__}")]) from None
+                claims = _claims_file(path, c["claims_file"])
+            except ValueError as exc:
+                problems.append(SourceError(str(path), fline, f"cases[{i}].claims_file: {exc}", fcol))
+                continue
         for cl in claims:
             if isinstance(cl, dict):
                 cl.setdefault("payer", raw["policy"])
                 cl.setdefault("claim_id", f"{c['name']}")
         out.append(Case(c["name"], str(path), line, raw["policy"], claims, c.get("expect", {})))
+    if problems:
+        raise PolicyError(problems)
     return out
+
+
+#: a claims_file is a handful of test claims; anything far larger is not one
+MAX_CLAIMS_FILE_BYTES = 16 << 20
+
+
+def _claims_file(test_file: Path, name: str) -> list:
+    """The claims of a case's ``claims_file``: inside the test file's folder (after
+    symlinks), at most 16 MiB, one JSON object a line. ValueError says what is wrong."""
+    base = Path(os.path.realpath(test_file.parent))
+    f = Path(os.path.realpath(test_file.parent / name))
+    if not f.is_relative_to(base):
+        raise ValueError(f"'{name}' lies outside the test file's folder")
+    try:
+        if f.stat().st_size > MAX_CLAIMS_FILE_BYTES:
+            raise ValueError(f"'{name}' is larger than {MAX_CLAIMS_FILE_BYTES:,} bytes")
+        text = f.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read '{name}': {exc.strerror or exc.__class__.__name__}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"'{name}' is not UTF-8 text") from None
+    claims = []
+    for n, row in enumerate(text.splitlines(), start=1):
+        if not row.strip():
+            continue
+        try:
+            claims.append(json.loads(row))
+        except ValueError:
+            raise ValueError(f"'{name}' line {n}: not valid JSON") from None
+    if not claims:
+        raise ValueError(f"'{name}' has no claims")
+    return claims
 
 
 def collect_cases(paths: Iterable[str | Path]) -> list[Case]:

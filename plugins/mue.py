@@ -48,7 +48,6 @@ def policy_edits(policy, data):
     return sorted({f"mue.mai{m.mai}" for m in data[0].values()}) + (["mue.table_out_of_range"] if data[3] else [])
 
 
-
 @hookimpl
 def prepare_policy(policy, base_dir, options):
     cfg = policy.settings.get("mue")

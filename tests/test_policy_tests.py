@@ -92,3 +92,53 @@ def test_pytest_collects_policy_cases_only_when_asked(policy_dir):
                        capture_output=True, text=True, cwd=policy_dir)
     assert "1 failed, 1 passed" in r.stdout, r.stdout
     assert "wrong on purpose" in r.stdout and "status expected pass, got fail" in r.stdout
+
+
+def test_malformed_cases_are_all_reported_in_words(policy_dir):
+    (policy_dir / "cases").mkdir()
+    (policy_dir / "cases" / "bad.jsonl").write_text('{"lines": []}\nnot json\n')
+    (policy_dir / "medicare.test.yaml").write_text(textwrap.dedent("""\
+        policy: medicare
+        cases:
+          - name: a
+            claim: {lines: []}
+            expect: {status: passed}
+          - name: b
+            expect: {edits: [ncci.ptp]}
+          - name: c
+            claim: {lines: []}
+            claims: [{lines: []}]
+            expect: {}
+          - name: d
+            claims_file: ../../../../../../etc/passwd
+            expect: {}
+          - name: e
+            claims_file: cases/bad.jsonl
+            expect: {}
+        """))
+    r = cli("test", str(policy_dir))
+    assert r.returncode == 2
+    err = r.stderr
+    assert "medicare.test.yaml:5:22: cases[0].expect.status: 'passed' is not one of pass, warn, fail, error " \
+           "(did you mean 'pass'?)" in err
+    assert "medicare.test.yaml:6:5: cases[1]: give one of claim, claims, claims_file" in err
+    assert "medicare.test.yaml:8:5: cases[2]: give only one of claim, claims, claims_file (found claim, claims)" in err
+    # the file's schema errors come first; once they are fixed, the claims files are checked
+    text = (policy_dir / "medicare.test.yaml").read_text().replace("status: passed", "status: pass")
+    text = text.replace("  - name: b\n    expect: {edits: [ncci.ptp]}\n", "")
+    text = text.replace("    claims: [{lines: []}]\n", "")
+    (policy_dir / "medicare.test.yaml").write_text(text)
+    r = cli("test", str(policy_dir))
+    assert r.returncode == 2
+    assert "cases[2].claims_file: '../../../../../../etc/passwd' lies outside the test file's folder" in r.stderr
+    assert "cases[3].claims_file: 'cases/bad.jsonl' line 2: not valid JSON" in r.stderr
+
+
+def test_the_schema_describes_every_field():
+    from payer_rules.policy import load_schema
+    s = load_schema("policy_test")
+    case = s["properties"]["cases"]["items"]
+    fields = [s["properties"]["policy"], s["properties"]["cases"], *case["properties"].values(),
+              *case["properties"]["expect"]["properties"].values()]
+    assert all(f.get("description") for f in fields)
+    assert set(case["properties"]["expect"]["properties"]) == {"status", "units", "edits", "no_edits", "edits_exact"}

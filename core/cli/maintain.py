@@ -51,11 +51,22 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from ..policy_tests import collect_cases, coverage, run_cases
+    from ..policy import PolicyError
     paths = args.paths or [str(bundled_dir())]
-    cases = collect_cases(paths)
+    problems = []  # the test files' and the policies' problems together, in one run
+    try:
+        cases = collect_cases(paths)
+    except PolicyError as exc:
+        problems.extend(exc.problems)
+        cases = []
+    try:
+        engine = Engine(args.policies or _policy_dirs(paths))
+    except PolicyError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise PolicyError(problems)
     if not cases:
         raise UsageError(f"no test files (*.test.yaml) under {', '.join(paths)}")
-    engine = Engine(args.policies or _policy_dirs(paths))
     outcomes = run_cases(engine, cases)
     failed = [o for o in outcomes if not o.passed]
     w = sys.stdout.write
