@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import orjson
@@ -451,3 +452,50 @@ def claims_st(draw):
 @given(claims=st.lists(claims_st(), min_size=1, max_size=3))
 def test_round_trip_property(claims, tmp_path):
     _compare(claims, tmp_path)
+
+
+NAMES = ["resourceType", "id", "identifier", "value", "system", "code", "coding", "item", "sequence",
+         "productOrService", "modifier", "servicedDate", "servicedPeriod", "start", "end", "quantity", "net",
+         "unitPrice", "currency", "diagnosis", "diagnosisSequence", "diagnosisCodeableConcept", "insurer",
+         "insurance", "coverage", "focal", "reference", "contained", "payor", "bodySite", "text", "extension",
+         "url", "valueInteger", "patient", "total", "entry", "resource", "fullUrl", "preAuthRef", "detail"]
+json_st = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 2000) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(["Claim", "Bundle", "Organization", "Coverage", CPT, HCPCS, MINUTES_EXTENSION, "97110",
+                       "2024-03-04", "2024-03-04T09:00:00Z", "#c", "Organization/o", "min", "USD", ""]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(NAMES), inner, max_size=6),
+    max_leaves=40)
+
+
+@lru_cache(maxsize=1)
+def _engine() -> Engine:
+    return Engine()
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_st, as_claim=st.booleans())
+def test_any_json_gives_records_and_never_a_traceback(value, as_claim):
+    if as_claim and isinstance(value, dict):
+        value = dict(value, resourceType="Claim")
+    engine = _engine()
+    options = ReadOptions.from_env(x12_payers=engine.x12_payers())
+    data = orjson.dumps(value)
+    with open_records(io.BytesIO(data), readers=engine, format="fhir", name="f", options=options) as records:
+        recs = [rec for _, rec in records]
+    assert (recs or value == []) and all(isinstance(r, (dict, ReadError)) for r in recs)
+    for rec in recs:
+        if isinstance(rec, ReadError):
+            assert "failed after record" not in rec.message    # the reader itself never raised
+        result = engine.evaluate(rec)
+        assert not any(e.rule == "internal.error" for e in result.edits)
+        assert schema_errors(claim_response(result)) == []
+
+
+def test_the_docs_example_is_what_the_cli_writes():
+    page = (ROOT / "docs" / "fhir.md").read_text()
+    block = page.split("## Example", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    out = cli("check", "docs/examples/claims.fhir.json", "--format", "fhir")
+    assert json.loads(block) == json.loads(out.stdout)
+    assert schema_errors(json.loads(out.stdout)) == []
+    source = page.split('"source": ', 1)[1].split("```", 1)[0]
+    assert json.loads(source) == json.loads(cli("check", "docs/examples/claims.fhir.json").stdout)["source"]
