@@ -499,3 +499,23 @@ def test_the_docs_example_is_what_the_cli_writes():
     assert schema_errors(json.loads(out.stdout)) == []
     source = page.split('"source": ', 1)[1].split("```", 1)[0]
     assert json.loads(source) == json.loads(cli("check", "docs/examples/claims.fhir.json").stdout)["source"]
+
+
+tricky_st = st.recursive(st.text(alphabet='[]{}"\\ a/', max_size=8) | st.integers(-5, 5),
+                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                             st.text(alphabet='[]{}"\\a', max_size=4), inner, max_size=3), max_leaves=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=tricky_st, limit=st.integers(1, 6))
+def test_the_bracket_count_depth_check_agrees_with_the_walk(value, limit):
+    from payer_rules.fhir.reader import too_deep
+    from payer_rules.readers.jsonl import _depth
+    assert too_deep(orjson.dumps(value), limit) == _depth(value, limit)
+
+
+def test_the_fhir_benchmark_runs():
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_fhir.py"), "60", "--rounds", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "reader alone:" in r.stdout and "end to end:" in r.stdout

@@ -13,7 +13,7 @@ value is then taken as a FHIR resource:
 - anything else (another resource type on an NDJSON line, malformed JSON) is an error
   record in its place, so N claims in give N results out.
 
-Each Claim is bounded like a JSON claim (``max_depth`` levels, ``max_claim_lines`` items)
+Each record is bounded like a JSON claim (``max_depth`` levels, ``max_claim_lines`` items a Claim)
 and mapped by :func:`payer_rules.fhir.claims.claim_from_resource`; a Claim it cannot map is a
 ReadError whose message names the file, the line or Bundle entry, and the elements' paths.
 """
@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Iterator
 import orjson
 
 from ..readers import ReadError, ReadOptions, limit_message
-from ..readers.jsonl import BOM, _depth, describe, raw_records
+from ..readers.jsonl import BOM, describe, raw_records
 from .claims import claim_from_resource, claim_id_of
 
 RESOURCE_TYPES = (b"Bundle", b"Claim")
@@ -110,13 +110,37 @@ def _resolver(claim: dict, bundle: dict[str, dict]):
     return resolve
 
 
+_STRINGS = re.compile(rb'"[^"]*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'{}[]"')
+
+
+def too_deep(raw: bytes, limit: int) -> bool:
+    """Whether the JSON text ``raw`` (already parsed, so valid) nests deeper than ``limit``
+    objects and arrays: counted on its brackets outside strings, found with C-level
+    replace, translate and one regular expression, so a record is bounded at a fraction of
+    the cost of walking the parsed value. Escaped backslashes go first, then escaped
+    quotes, which leaves every remaining quote a string's own."""
+    if raw.count(b"{") + raw.count(b"[") <= limit:
+        return False
+    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    depth = 0
+    for c in _STRINGS.sub(b"", text):
+        if c == 0x7B or c == 0x5B:
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def _claim(res: dict, where: str, options: ReadOptions, bundle: dict[str, dict]) -> Any:
-    """One Claim resource: the claim dict, or a ReadError naming the place and the paths."""
+    """One Claim resource: the claim dict, or a ReadError naming the place and the paths.
+    Its depth was bounded with the record it came in (:func:`too_deep`, or the document
+    check of :func:`~payer_rules.readers.jsonl.raw_records`)."""
     items = res.get("item")
     if type(items) is list and len(items) > options.max_claim_lines:
         return ReadError(f"{where}: " + limit_message("max_claim_lines", options, f"{len(items):,} Claim items"))
-    if _depth(res, options.max_depth):
-        return ReadError(f"{where}: " + limit_message("max_depth", options, "the Claim nests"))
     mapped = claim_from_resource(res, options.x12_payers, _resolver(res, bundle))
     if type(mapped) is list:
         return ReadError(f"{where}: " + "; ".join(mapped), claim_id_of(res))
@@ -173,11 +197,16 @@ def read(fh: BinaryIO, name: str, options: ReadOptions) -> Iterator[tuple[int, A
                                                                  f"the line's {len(rec):,} bytes"))
                 continue
             try:
-                rec = orjson.loads(rec)
+                value = orjson.loads(rec)
             except orjson.JSONDecodeError as exc:
                 n += 1
                 yield n, ReadError(f"{where}: {describe(exc)}")
                 continue
+            if too_deep(rec, options.max_depth):
+                n += 1
+                yield n, ReadError(f"{where}: " + limit_message("max_depth", options, "the record nests"))
+                continue
+            rec = value
         elif type(rec) is ReadError:
             n += 1
             yield n, rec
