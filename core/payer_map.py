@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from .models import thaw
 from .policy import PolicyError
 
 ENV = "PAYER_RULES_PAYER_MAP"
@@ -88,21 +89,33 @@ def merged(policy_ids: Mapping[str, str], known: Iterable[str],
     return out
 
 
-def x12_source(extra: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(payer id, payer name) an 837 reader kept in a claim's ``x12`` field, if any."""
+def x12_source(extra: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """(payer id, payer name) an 837 reader kept in a claim's ``x12`` field, if any; for a
+    claim the FHIR reader kept a ``fhir`` field in, (payer identifier, payer name, "fhir")."""
     src = extra.get("x12") if extra else None
+    fmt = None
     if not isinstance(src, Mapping):
-        return None
+        src = extra.get("fhir") if extra else None
+        if not isinstance(src, Mapping):
+            return None
+        fmt = "fhir"
     pid = src.get("payer_id")
     name = src.get("payer_name")
-    return (pid if isinstance(pid, str) else "", name if isinstance(name, str) else "")
+    ids = (pid if isinstance(pid, str) else "", name if isinstance(name, str) else "")
+    return ids if fmt is None else ids + (fmt,)
 
 
-def unmapped_message(payer_id: str, payer_name: str) -> str:
-    """The per-claim error for an 837 payer no policy and no mapping file claims."""
-    who = f"payer id '{payer_id}'" if payer_id else "no payer id (NM1*PR09 empty)"
+def unmapped_message(payer_id: str, payer_name: str, fmt: str = "x12") -> str:
+    """The per-claim error for an 837 (or FHIR Claim) payer no policy and no mapping file claims."""
+    if fmt == "fhir":
+        who = f"payer identifier '{payer_id}'" if payer_id else \
+            "no payer identifier (Claim.insurer, or the focal Claim.insurance's Coverage.payor)"
+        doc = "the FHIR Claim"
+    else:
+        who = f"payer id '{payer_id}'" if payer_id else "no payer id (NM1*PR09 empty)"
+        doc = "the 837"
     named = f" ({payer_name})" if payer_name else ""
-    return (f"payer: the 837 names {who}{named}, which no policy maps; add it to a policy's "
+    return (f"payer: {doc} names {who}{named}, which no policy maps; add it to a policy's "
             f"x12_payer_ids or to the installation's payer map (${ENV}), or choose a payer with --payer")
 
 
@@ -119,5 +132,14 @@ def sourced(result: Any, claim: Any) -> Any:
     the 837 gave them), so a biller sees what was read; JSON claims are left as they are."""
     src = x12_source(claim.extra) if claim.extra else None
     if src is not None:
-        result.source = {"format": "x12", "payer_id": src[0], "payer_name": src[1]}
+        if len(src) > 2:  # a FHIR Claim: also what its ClaimResponse repeats (references, type, created)
+            fhir = claim.extra["fhir"]
+            result.source = {"format": "fhir", "payer_id": src[0], "payer_name": src[1],
+                             "fhir": {k: thaw(fhir[k]) for k in FHIR_SOURCE if k in fhir}}
+        else:
+            result.source = {"format": "x12", "payer_id": src[0], "payer_name": src[1]}
     return result
+
+
+#: what a FHIR Claim's result keeps in ``source.fhir`` for its ClaimResponse
+FHIR_SOURCE = ("request", "patient", "insurer", "type", "created")

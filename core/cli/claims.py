@@ -201,7 +201,7 @@ def input_format(p: argparse.ArgumentParser) -> None:
 
 def add_parsers(sub: argparse._SubParsersAction, writers: list[str]) -> None:
     p = sub.add_parser("check", help="check claims; one JSON result per claim, in input order")
-    p.add_argument("file", help="claims: one JSON object, a JSON array, JSON lines or an X12 837P file; - for standard input")
+    p.add_argument("file", help="claims: one JSON object, a JSON array, JSON lines, an X12 837P file or FHIR R4 Claims; - for standard input")
     p.add_argument("--payer", help="evaluate every claim under this payer (default: each claim's payer)")
     p.add_argument("--format", default="json", metavar="WRITER",
                    help=f"how results are written: a writer plugin ({', '.join(writers)}); default json")
