@@ -25,6 +25,7 @@ watchdog thread that notices the parent is gone everywhere).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import signal
 import sys
@@ -44,6 +45,7 @@ import orjson
 from .engine import Engine
 from .readers import ReadOptions, open_records
 from .readers import jsonl
+from .writers import open_writer
 
 CHUNK = 1000
 #: seconds one claim may take in a batch before it becomes a ``claim.time_budget`` error
@@ -120,19 +122,21 @@ _ENGINE: Engine | None = None
 _PAYER: str | None = None
 _OPTIONS: ReadOptions = ReadOptions()
 _BUDGET: float | None = None
+#: the writer of the results (a registered writer's name); json takes the fast path
+_WRITER: str = "json"
 _EDIT_KEY = attrgetter("category", "severity", "rule")  # what the summary counts of each edit
 
 
 def _init_worker(sources: list[str] | None, payer: str | None, evaluator: str, options: ReadOptions,
-                 budget: float | None, parent: int) -> None:
-    global _ENGINE, _PAYER, _OPTIONS, _BUDGET
+                 budget: float | None, parent: int, writer: str = "json") -> None:
+    global _ENGINE, _PAYER, _OPTIONS, _BUDGET, _WRITER
     # Ctrl-C goes to the whole process group: the parent stops the run, workers are left
     # to die with it rather than break the pool half way through a chunk
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     if _ENGINE is None:  # with fork the parent's engine is already here
         _ENGINE = Engine(sources, rules_evaluator=evaluator)
-    _PAYER, _OPTIONS, _BUDGET = payer, options, budget
+    _PAYER, _OPTIONS, _BUDGET, _WRITER = payer, options, budget, writer
 
 
 def _die_with_parent(parent: int) -> None:
@@ -173,16 +177,25 @@ def process_chunk(records: list[tuple[int, int, Any]], name: str) -> tuple[bytes
     tally: list[tuple[str, str]] = []  # (payer, status) of each claim
     edit_keys: list[tuple[str, str, str]] = []  # (category, severity, rule) of each edit
     add_keys = edit_keys.extend
+    # another writer than json: one per chunk, without its header (run_batch writes it once)
+    buf = io.BytesIO() if _WRITER != "json" else None
+    writer = None if buf is None else open_writer(engine.plugins, _WRITER, buf, {"header": False})
     for n, lineno, raw in records:
         # raw: a JSON line, or a claim or ReadError another reader gave; evaluate turns errors into records
         claim = json_line(raw, name, lineno, options) if type(raw) is bytes else raw
         result = engine.evaluate(claim, payer, time_budget=budget)
         result.index = n
-        out += result.to_json()
-        out += b"\n"
+        if writer is None:
+            out += result.to_json()
+            out += b"\n"
+        else:
+            writer.write(result)
         lines += len(result.lines)
         tally.append((result.payer or "(none)", result.status))
         add_keys(map(_EDIT_KEY, result.edits))  # map and attrgetter: a loop in C
+    if writer is not None:
+        writer.close()
+        out = bytearray(buf.getvalue())
     # counted once per chunk, in C (Counter), rather than three dict updates per edit
     statuses: Counter = Counter()
     payers: dict[str, Counter] = {}
@@ -261,11 +274,13 @@ class Checkpoint:
     input_size: int | None = None
     format: str = ""
     statuses: dict[str, int] = field(default_factory=dict)
+    #: the writer of the output (json, csv, ...): a resume goes on only with the same one
+    writer: str = "json"
 
     def to_json(self) -> bytes:
         return orjson.dumps({"version": 1, "records": self.records, "output_bytes": self.output_bytes,
                              "input_consumed_bytes": self.consumed, "input_consumed_sha256": self.digest,
-                             "input_size": self.input_size, "format": self.format,
+                             "input_size": self.input_size, "format": self.format, "writer": self.writer,
                              "statuses": dict(sorted(self.statuses.items()))}, option=orjson.OPT_INDENT_2)
 
     @classmethod
@@ -274,7 +289,7 @@ class Checkpoint:
             d = orjson.loads(path.read_bytes())
             return cls(int(d["records"]), int(d["output_bytes"]), int(d["input_consumed_bytes"]),
                        str(d["input_consumed_sha256"]), d.get("input_size"), str(d.get("format", "")),
-                       {str(k): int(v) for k, v in d.get("statuses", {}).items()})
+                       {str(k): int(v) for k, v in d.get("statuses", {}).items()}, str(d.get("writer", "json")))
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             raise ResumeError(f"cannot resume: {path} is not a resume record payer-rules wrote; "
                               "run again without --resume to start over") from None
@@ -396,6 +411,7 @@ def run_batch(
     format: str | None = None,
     options: ReadOptions | None = None,
     claim_timeout: float | None = DEFAULT_CLAIM_TIMEOUT,
+    writer: str = "json",
 ) -> Summary:
     """Evaluate every claim of ``src`` into ``out`` (JSON lines); see the module docstring.
 
@@ -405,9 +421,12 @@ def run_batch(
     timer signal, so only when the claims run in a main thread (workers always do).
     ``progress``: None shows it only when standard error is a terminal.
     ``on_chunk(records_written)`` is called after each chunk is written (tests use it).
+    ``writer``: the registered writer of the output (default json, the result schema's
+    JSON lines; csv and text too): opened once per chunk without its header, which is
+    written once at the start of the output.
     Raises ResumeError (a ValueError) when ``resume`` cannot continue safely.
     """
-    global _ENGINE, _PAYER, _OPTIONS, _BUDGET
+    global _ENGINE, _PAYER, _OPTIONS, _BUDGET, _WRITER
     if claim_timeout is not None and (claim_timeout < 0 or claim_timeout != claim_timeout):
         raise ValueError("the claim time budget must be 0 (off) or a number of seconds")
     budget = claim_timeout or None
@@ -416,12 +435,17 @@ def run_batch(
         raise ValueError("the output file must not be the input file")
     side = out_path.with_name(out_path.name + RESUME_SUFFIX)
     engine = engine or Engine(policies)
+    if writer not in engine.plugins.writers:
+        open_writer(engine.plugins, writer, io.BytesIO())  # raises WriterError (a ValueError) naming the known ones
     if options is None:
         options = ReadOptions.from_env(x12_payers=engine.x12_payers())
     if resume:
         if in_path is None:
             raise ResumeError("cannot resume from standard input (nothing tells whether it is the same input)")
         cp, digest = _start_resume(in_path, out_path, side)
+        if cp.records and cp.writer != writer:
+            raise ResumeError(f"cannot resume: {out_path} was written with --format {cp.writer}, not {writer}; "
+                              f"resume with --format {cp.writer}, or run again without --resume to start over")
     else:
         cp, digest = Checkpoint(), hashlib.sha256()
     summary = Summary(skipped=cp.records, workers=workers, prior_statuses=Counter(cp.statuses))
@@ -431,7 +455,7 @@ def run_batch(
     started = time.perf_counter()
     with open_records(src, readers=engine, format=format, options=options) as records:
         name, fin = records.name, records.stream
-        cp.input_size, cp.format = size, records.reader.name
+        cp.input_size, cp.format, cp.writer = size, records.reader.name, writer
         if records.reader.read is jsonl.read:  # the JSON-lines reader's own fast path: raw lines
             raw: Iterator[tuple[int, int, Any]] = jsonl.raw_records(fin, name, options)
         else:
@@ -449,20 +473,23 @@ def run_batch(
         recorder.save()  # a run that starts over replaces any earlier record at once
         try:
             with open(out_path, "ab" if resume else "wb") as fout:
+                if writer != "json" and fout.tell() == 0:  # the writer's header, once (nothing else)
+                    open_writer(engine.plugins, writer, fout).close()
+                    fout.flush()
                 if workers <= 1:
-                    _ENGINE, _PAYER, _OPTIONS, _BUDGET = engine, payer, options, budget
+                    _ENGINE, _PAYER, _OPTIONS, _BUDGET, _WRITER = engine, payer, options, budget, writer
                     try:
                         results = ((process_chunk(recs, name), end) for recs, end in feed)
                         _write(results, fout, summary, bar, on_chunk, recorder)
                     finally:
-                        _ENGINE, _BUDGET = None, None
+                        _ENGINE, _BUDGET, _WRITER = None, None, "json"
                 else:
                     method = "fork" if "fork" in _start_methods() else "spawn"
                     _ENGINE = engine if method == "fork" else None
                     sources = [str(p) for p in engine._sources]
                     pool = ProcessPoolExecutor(workers, mp_context=get_context(method), initializer=_init_worker,
                                                initargs=(sources, payer, engine.rules_evaluator, options, budget,
-                                                         os.getpid()))
+                                                         os.getpid(), writer))
                     try:
                         _write(_in_order(pool, feed, name, window=workers * 2), fout, summary, bar, on_chunk,
                                recorder)

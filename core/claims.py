@@ -240,6 +240,8 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
         am = extra.get("assistant_minutes")
         if am is not None and (_whole(am) is None or not 0 <= _whole(am) <= MAX_MINUTES):
             bad.append(f"assistant_minutes: must be a whole number of minutes from 0 to {MAX_MINUTES}")
+        if "charge" in extra and not _amount_ok(extra["charge"]):
+            bad.append(f"charge: must be an amount from 0 to {MAX_CHARGE:,}")
         if "time_blocks" in extra:
             block_minutes = check_time_blocks(extra["time_blocks"], bad)
             if span is None and start is None and block_minutes is not None:
@@ -248,6 +250,15 @@ def parse_line(raw: Any, position: int, default_date: str | None, problems: list
         problems.extend(f"lines[{position}].{b}" for b in bad)
     return new_line(line_no, code, mods, dos, minutes, units, pointers, body_region, start, end, span,
                     freeze(extra) if extra else EMPTY)
+
+
+#: the largest charge a claim or line may carry (the 837's ten digits before the point)
+MAX_CHARGE = 9_999_999_999
+
+
+def _amount_ok(value: Any) -> bool:
+    """A charge: a number (not a boolean) from 0 to MAX_CHARGE, so results carry only amounts."""
+    return type(value) in (int, float) and 0 <= value <= MAX_CHARGE
 
 
 # -- time blocks and who furnished them (h5: NCCI time separation, CQ/CO per unit) ---------
@@ -427,6 +438,8 @@ def _parse_claim(raw: dict) -> Claim:
             dx = tuple(d.strip().upper() for d in diagnoses)
             if len(_DX) < _CACHE_MAX:
                 _DX[tuple(diagnoses)] = dx
+    if "charge" in raw and not _amount_ok(raw["charge"]):
+        problems.append(f"charge: must be an amount from 0 to {MAX_CHARGE:,}")
     if problems:
         shown = problems[:10]
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""

@@ -119,7 +119,10 @@ def error_result(raw: Any, payer: str | None, message: str, rule: str = "input.i
     if claim_id is not None and len(claim_id) > 200:
         claim_id = claim_id[:200]
     edit = Edit(rule=rule, category=category, severity="error", lines=(), message=message, source=CORE)
-    return Result(claim_id=claim_id, payer=payer, policy=None, status="error", edits=[edit], error=message)
+    result = Result(claim_id=claim_id, payer=payer, policy=None, status="error", edits=[edit], error=message)
+    if isinstance(raw, Claim) and raw.extra:  # a parsed claim: its total charge, for the worklists
+        result.charge = raw.extra.get("charge")
+    return result
 
 
 class Engine:
@@ -537,11 +540,15 @@ class Engine:
         lines = []
         for ln in claim.lines:
             d = decisions[ln.line]
-            lines.append(LineResult(ln.line, ln.code, ln.minutes if ln.minutes is not None else ln.minutes_from_times,
-                                    ln.units, d.units, d.explanation, source if ln.code in timed_codes else CORE,
-                                    version))
+            lr = LineResult(ln.line, ln.code, ln.minutes if ln.minutes is not None else ln.minutes_from_times,
+                            ln.units, d.units, d.explanation, source if ln.code in timed_codes else CORE, version)
+            if ln.extra and ln.extra.get("charge") is not None:  # set only when given: see LineResult
+                lr.charge = ln.extra["charge"]
+            lines.append(lr)
         result = Result(claim.claim_id, payer, {"id": v.payer, "version": version}, "pass", lines,
                         finish_edits(edits, rt), list(ties), steps=list(steps))
+        if claim.extra:
+            result.charge = claim.extra.get("charge")
         if rt.adjust_result.calls:
             for plugin, _ in rt.adjust_result.results(result, claim, v):
                 _check_result(result, plugin, catalogue)
@@ -663,5 +670,5 @@ def _merge(parts: list[Result]) -> Result:
     return Result(
         claim_id=first.claim_id, payer=first.payer, policy=policy, status=status_for(edits),
         lines=lines, edits=edits, ties=[t for p in parts for t in p.ties],
-        steps=[s for p in parts for s in p.steps],
+        steps=[s for p in parts for s in p.steps], charge=first.charge,
     )

@@ -196,7 +196,13 @@ class Edit:
 
 @dataclass
 class LineResult:
-    """The outcome for one line. Not slotted, for the reason given on :class:`Edit`."""
+    """The outcome for one line. Not slotted, for the reason given on :class:`Edit`.
+
+    ``charge`` (the line's charge, 837P ``SV102`` or a JSON line's ``charge``) is a class
+    default rather than a field: the engine sets it on the instance only when the claim
+    gives one, so a line without a charge writes no ``charge`` key (orjson and ``to_dict``
+    write the instance's ``__dict__``) and results of claims without charges keep their bytes.
+    """
 
     line: int
     code: str
@@ -206,6 +212,7 @@ class LineResult:
     explanation: str
     source: str
     policy_version: str
+    charge = None  # float | int | None; see the docstring
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -229,6 +236,8 @@ class Result:
     steps: list[str] = field(default_factory=list)
     #: Where the claim came from when a reader says so (an 837's payer id and name).
     source: dict[str, Any] | None = None
+    #: The claim's total charge (837P ``CLM02``, a JSON claim's ``charge``), when it gives one.
+    charge: float | int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON data (what ``to_json`` writes)."""
@@ -264,6 +273,8 @@ class Result:
             out["index"] = self.index
         if self.source is not None:
             out["source"] = self.source
+        if self.charge is not None:
+            out["charge"] = self.charge
         return out
 
 

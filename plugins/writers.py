@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from payer_rules import hookimpl
+from payer_rules.writers.csvfile import CsvWriter
 from payer_rules.writers.jsonl import JsonLinesWriter
 from payer_rules.writers.text import TextWriter
 
@@ -15,3 +16,6 @@ def register_writers(register):
              description="one JSON result per line (the result schema), in input order")
     register("text", TextWriter, extension=".txt", media_type="text/plain",
              description="a readable block per claim: lines, units and why, edits with fixes in words")
+    register("csv", CsvWriter, extension=".csv", media_type="text/csv",
+             description="a worklist: one row per edit (every claim at least one row), fixes in words, "
+                         "charge at risk; RFC 4180, formula-safe cells")

@@ -164,7 +164,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         summary = run_batch(args.input, args.output, engine=engine, payer=args.payer,
                             workers=args.workers, resume=args.resume,
                             progress=False if args.quiet else None, format=args.input_format,
-                            claim_timeout=args.claim_timeout)
+                            claim_timeout=args.claim_timeout, writer=args.format)
     except FileNotFoundError as exc:
         raise UsageError(f"cannot read {exc.filename}: no such file") from None
     except (OSError, ValueError) as exc:
@@ -216,7 +216,10 @@ def add_parsers(sub: argparse._SubParsersAction, writers: list[str]) -> None:
 
     p = sub.add_parser("batch", help="stream JSON lines in, one result per claim out, in order; parallel, resumable")
     p.add_argument("input", help="claims (as for check: any reader's format)")
-    p.add_argument("-o", "--output", required=True, help="results as JSON lines (same order as the input)")
+    p.add_argument("-o", "--output", required=True, help="the results (same order as the input)")
+    p.add_argument("--format", default="json", metavar="WRITER",
+                   help=f"how results are written: a writer plugin ({', '.join(writers)}); default json "
+                        "(payer-rules report reads json)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (the output is identical for any number)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run: keep the complete lines already in the output")
