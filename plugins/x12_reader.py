@@ -1,8 +1,9 @@
 """The built-in ``x12-837p`` reader: professional claims in an X12 837P interchange.
 
-The interchange is read whole (up to ``ReadOptions.max_file_bytes``) and parsed by
-:mod:`payer_rules.x12`; each CLM becomes one record, a claim the parser cannot read a
-ReadError in its place.
+The interchange is streamed (a chunk at a time, never read whole) through
+:func:`payer_rules.x12.parse_837`; each CLM becomes one record as its loop ends, a claim
+the parser cannot read a ReadError in its place, and an envelope problem an error record
+of its own where it is found.
 """
 
 from payer_rules import hookimpl
@@ -20,14 +21,9 @@ def sniff(head: bytes) -> bool:
 
 def read(stream, name, options):
     from payer_rules.x12 import X12Error, parse_837
-    data = stream.read(options.max_file_bytes + 1)
-    if len(data) > options.max_file_bytes:
-        yield 1, ReadError(f"{name}: " + limit_message("max_file_bytes", options, "the interchange"))
-        return
-    text = data.decode("utf-8", errors="replace")
     n = 0
     try:
-        for claim in parse_837(text, dict(options.x12_payers), name):
+        for claim in parse_837(stream, dict(options.x12_payers), name, options=options):
             n += 1
             lines = claim.get("lines") if isinstance(claim, dict) else None
             if lines is not None and len(lines) > options.max_claim_lines:
