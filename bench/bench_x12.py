@@ -10,9 +10,10 @@ as JSON lines, so both files hold the same claims. Then, one run, rounds interle
 - ``--rss N,N``: peak resident memory of a fresh process that reads an 837 of N claims
   (and the JSON lines file of the same claims), to show it flat in the file's size;
 - ``--callgrind N``: instructions per claim of the reader alone under callgrind, from
-  runs over N and 2N claims (the difference, so start-up cancels), for both formats.
+  runs over N and 2N claims (the difference, so start-up cancels), for both formats;
+  with ``--callgrind-batch`` the batch end to end as well.
 
-    python bench/bench_x12.py [N] [--rounds 5] [--rss 10000,200000] [--callgrind 1000]
+    python bench/bench_x12.py [N] [--rounds 5] [--rss 10000,200000] [--callgrind 1000 [--callgrind-batch]]
 """
 
 from __future__ import annotations
@@ -99,10 +100,16 @@ print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 COUNT_CHILD = """
 import sys
+from payer_rules import Engine
+from payer_rules.batch import run_batch
 from payer_rules.readers import open_records
-with open_records(sys.argv[1]) as records:
-    for _ in records:
-        pass
+engine = Engine()
+if sys.argv[2] == "read":
+    with open_records(sys.argv[1], readers=engine) as records:
+        for _ in records:
+            pass
+else:
+    run_batch(sys.argv[1], sys.argv[1] + ".out", engine=engine, workers=1, progress=False)
 """
 
 
@@ -113,10 +120,12 @@ def peak_rss(path: Path) -> tuple[int, int]:
     return int(n), int(kib)
 
 
-def instructions(path: Path) -> int:
-    """Instructions callgrind counts for a fresh process reading ``path``."""
+def instructions(path: Path, mode: str) -> int:
+    """Instructions callgrind counts for a fresh process that reads ``path`` (mode "read")
+    or runs the batch over it ("batch")."""
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                          sys.executable, "-c", COUNT_CHILD, str(path)], capture_output=True, text=True, check=True)
+                          sys.executable, "-c", COUNT_CHILD, str(path), mode],
+                         capture_output=True, text=True, check=True)
     return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
 
 
@@ -126,7 +135,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--rss", default="", help="claim counts for the peak-memory runs, e.g. 10000,200000")
     ap.add_argument("--callgrind", type=int, default=0, help="N: instructions per claim from runs over N and 2N")
-    ap.add_argument("--skip-timing", action="store_true")
+    ap.add_argument("--callgrind-batch", action="store_true", help="with --callgrind: end to end (batch) too")
+    ap.add_argument("--skip-timing", action="store_true", help="no wall-clock rounds (callgrind or RSS only)")
     args = ap.parse_args()
     global ENGINE
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,11 +160,15 @@ def main() -> None:
         if args.callgrind:
             k = args.callgrind
             small, big = write_files(k, folder, engine), write_files(2 * k, folder, engine)
-            per = {}
-            for i, fmt in enumerate(("x12", "json")):
-                per[fmt] = (instructions(big[i]) - instructions(small[i])) / k
-            print(f"callgrind, reader alone: json {per['json']:,.0f} instr/claim, x12 {per['x12']:,.0f} instr/claim, "
-                  f"x12/json {per['x12'] / per['json']:.2f}")
+            modes = ("read", "batch") if args.callgrind_batch else ("read",)
+            for mode in modes:
+                per = {fmt: (instructions(big[i], mode) - instructions(small[i], mode)) / k
+                       for i, fmt in enumerate(("x12", "json"))}
+                what = "reader alone" if mode == "read" else "end to end (batch)"
+                ratio = (f"x12/json {per['x12'] / per['json']:.2f}" if mode == "read"
+                         else f"x12 rate / json rate {per['json'] / per['x12']:.2f}")
+                print(f"callgrind, {what}: json {per['json']:,.0f} instr/claim, x12 {per['x12']:,.0f} instr/claim, "
+                      f"{ratio}")
         for size in [int(s) for s in args.rss.split(",") if s.strip()]:
             x12, jsonl = write_files(size, folder, engine)
             (nx, kx), (nj, kj) = peak_rss(x12), peak_rss(jsonl)

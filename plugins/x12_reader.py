@@ -7,7 +7,7 @@ of its own where it is found.
 """
 
 from payer_rules import hookimpl
-from payer_rules.readers import ReadError, limit_message
+from payer_rules.readers import ReadError
 
 PAYER_RULES_GLOBAL = True
 BOM = b"\xef\xbb\xbf"
@@ -20,18 +20,13 @@ def sniff(head: bytes) -> bool:
 
 
 def read(stream, name, options):
+    """``(record number, claim or ReadError)``; the parser applies every bound in ``options``
+    (a claim over ``max_claim_lines`` is an error naming its CLM segment)."""
     from payer_rules.x12 import X12Error, parse_837
-    n = 0
     try:
-        for claim in parse_837(stream, dict(options.x12_payers), name, options=options):
-            n += 1
-            lines = claim.get("lines") if isinstance(claim, dict) else None
-            if lines is not None and len(lines) > options.max_claim_lines:
-                claim = ReadError(f"{name}: claim {n}: " + limit_message(
-                    "max_claim_lines", options, f"{len(lines):,} service lines"), claim.get("claim_id"))
-            yield n, claim
-    except X12Error as exc:
-        yield n + 1, ReadError(f"{name}: {exc}")
+        yield from enumerate(parse_837(stream, dict(options.x12_payers), name, options=options), start=1)
+    except X12Error as exc:  # raised before the first record: the file has no ISA segment
+        yield 1, ReadError(f"{name}: {exc}")
 
 
 @hookimpl

@@ -1,7 +1,10 @@
 """Reading professional claims (X12 837P, 4010 and 5010) into the claim JSON the engine takes.
 
-The package: the parser (here), its envelope checks (``envelope``), the 837P writer
-(``writer``).
+The package: the segment layer (``segments``: the file read a chunk at a time into
+segments, for any transaction set), the 837P claim builder (here), its envelope checks
+(``envelope``), the 837P writer (``writer``) and implementation-guide validation with
+pyx12 (``validate``, an optional extra). Nothing holds the whole file: each claim is
+yielded when its loop ends.
 
 What is read, per claim (CLM): the claim id (CLM01), place of service (CLM05-1),
 diagnoses (HI; qualifiers BK/BF/ABK/ABF, a dot put back after the third character), the
@@ -216,8 +219,12 @@ def _finish(claim: dict[str, Any], clm_seg: int, problems: list[str], segments: 
             "max_claim_segments", options, f"{segments:,} segments"), claim.get("claim_id"))
     if problems:
         return ReadError(f"{name}: claim at segment {clm_seg}: " + "; ".join(problems), claim.get("claim_id"))
-    if not claim["lines"]:
+    lines = claim["lines"]
+    if not lines:
         return ReadError(f"{name}: claim at segment {clm_seg}: no service lines (LX/SV1)", claim.get("claim_id"))
+    if len(lines) > options.max_claim_lines:
+        return ReadError(f"{name}: claim at segment {clm_seg}: " + limit_message(
+            "max_claim_lines", options, f"{len(lines):,} service lines"), claim.get("claim_id"))
     return claim
 
 
@@ -252,7 +259,8 @@ def build_837p(reader: SegmentReader, payer_ids: dict[str, str] | None, name: st
     service_dates: dict[str, Any] = {}
     line_numbers: dict[str, tuple[int | None, bool]] = {}
     diagnosis_memo: dict[str, tuple[str, ...]] = {}
-    memos = (service_lines, service_dates, line_numbers, diagnosis_memo)
+    amounts: dict[str, float | None] = {}
+    memos = (service_lines, service_dates, line_numbers, diagnosis_memo, amounts)
 
     for batch in reader:
         if claim is not None and seg_no - clm_seg >= max_segments:
@@ -375,7 +383,9 @@ def build_837p(reader: SegmentReader, payer_ids: dict[str, str] | None, name: st
                     pos = _split(f[5], comp)[0]
                     if pos:
                         claim["place_of_service"] = pos
-                charge = _money(f[2])
+                charge = amounts.get(f[2], _MISSING)
+                if charge is _MISSING:
+                    charge = amounts[f[2]] = _money(f[2])
                 if charge is not None:
                     claim["charge"] = charge
                 elif f[2]:
@@ -398,7 +408,7 @@ def build_837p(reader: SegmentReader, payer_ids: dict[str, str] | None, name: st
                 key = "prior_authorization" if f[1] == "G1" else "referral_number"
                 (line if line is not None else claim)[key] = f[2].strip()
             elif kind == SBR:
-                if claim is not None and raw.split(elem, 1)[0] == "SBR":
+                if claim is not None and raw[3:4] in (elem, ""):
                     in_other_payer = True  # 2320: other subscriber information, not this claim's payer
             elif kind == DMG:
                 f = raw.split(elem)

@@ -24,6 +24,7 @@ holding the rest; the builder turns it into an error naming the limit.
 from __future__ import annotations
 
 import codecs
+from itertools import chain, repeat
 from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
@@ -113,28 +114,30 @@ class SegmentReader:
     def __iter__(self) -> Iterator[list[str]]:
         term, limit = self.separators.segment, self.max_length
         placeholder = TOO_LONG + self.separators.element
-        carry, skipping = self._head, False
-        self._head = ""
-        pending = [carry]
-        for text in self._chunks:
-            pending.append(text)
+        too_long = placeholder + str(limit + 1)
+        head, self._head = self._head, ""
+        pending: list[str] = []  # the segment not yet ended: text without a terminator
+        skipping = False  # inside a segment over the limit, whose text is not kept
+        for text in chain([head], self._chunks):
             if term not in text:
-                if skipping:
-                    pending = [""]
-                elif sum(map(len, pending)) > limit:  # a segment with no end in sight: drop it
-                    skipping, pending = True, [""]
+                if not skipping:
+                    pending.append(text)
+                    if sum(map(len, pending)) > limit:  # no end in sight: drop what there is
+                        skipping, pending = True, []
                 continue
-            pieces = "".join(pending).split(term)
-            pending = [pieces.pop()]
-            if skipping:
-                pieces[0] = placeholder + str(limit + 1)
+            cut = text.rfind(term) + len(term)
+            if skipping:  # the text up to the first terminator ends the segment over the limit
+                start = text.find(term) + len(term)
+                yield [too_long] + split_segments(text[start:cut], term, limit, placeholder)
                 skipping = False
-            yield _clean(pieces, limit, placeholder)
+            else:
+                pending.append(text[:cut])
+                yield split_segments("".join(pending), term, limit, placeholder)
+            pending = [text[cut:]]
         if skipping:
-            yield [placeholder + str(limit + 1)]
-            return
-        pieces = "".join(pending).split(term)  # the head alone, or what follows the last terminator
-        yield _clean(pieces, limit, placeholder)
+            yield [too_long]
+        else:
+            yield split_segments("".join(pending), term, limit, placeholder)  # after the last terminator
 
     def segments(self) -> Iterator[tuple[int, list[str]]]:
         """``(segment number, elements)`` for every segment; the tag is ``elements[0]``."""
@@ -148,7 +151,30 @@ class SegmentReader:
 def _clean(pieces: list[str], limit: int, placeholder: str) -> list[str]:
     """Segments without their surrounding blanks, empty ones dropped, over-long ones
     replaced by the placeholder."""
-    out = [s for s in map(str.strip, pieces, [BLANKS] * len(pieces)) if s]
+    out = list(filter(None, map(str.strip, pieces, repeat(BLANKS))))
+    if out and max(map(len, out)) > limit:
+        out = [s if len(s) <= limit else placeholder + str(len(s)) for s in out]
+    return out
+
+
+def split_segments(text: str, term: str, limit: int, placeholder: str) -> list[str]:
+    """``text`` (whole segments) split at ``term`` into clean segments (:func:`_clean`).
+
+    Why not strip every segment: most files put one line break after each terminator and
+    nothing else around segments, so those are removed from the whole text at once (two
+    ``str.replace``) and only a text that still has blanks next to a terminator, or a
+    line break anywhere, is stripped segment by segment."""
+    text = text.lstrip(BLANKS)
+    if term != "\n":
+        if "\n" in text:
+            if "\r" in text:
+                text = text.replace(term + "\r\n", term)
+            text = text.replace(term + "\n", term)
+        if "\n" in text or "\r" in text or (" " + term) in text or (term + " ") in text:
+            return _clean(text.split(term), limit, placeholder)
+    elif "\r" in text or " \n" in text or "\n " in text:
+        return _clean(text.split(term), limit, placeholder)
+    out = list(filter(None, text.split(term)))
     if out and max(map(len, out)) > limit:
         out = [s if len(s) <= limit else placeholder + str(len(s)) for s in out]
     return out
