@@ -74,6 +74,13 @@ PAD = [""] * 10
 _MISSING = object()
 
 
+def _separators(text: str) -> tuple[str, str, str, int]:
+    """(element, component, segment terminator, where the ISA starts): :func:`separators`
+    as a tuple, for code that reads a whole text."""
+    seps, start = separators(text)
+    return seps.element, seps.component, seps.segment, start
+
+
 def _date(d8: str) -> str | None:
     d8 = d8.strip()
     if len(d8) != 8 or not d8.isascii() or not d8.isdigit():

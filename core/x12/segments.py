@@ -110,12 +110,16 @@ class SegmentReader:
                 break
         self.separators, start = separators(head)
         self._head = head[start:]
+        #: the text read before the first batch, from ISA on (at least ``ISA_SEARCH``
+        #: characters unless the file is shorter): enough to tell the transaction set by
+        #: its GS08/ST03 before choosing a claim builder
+        self.head = self._head
 
     def __iter__(self) -> Iterator[list[str]]:
         term, limit = self.separators.segment, self.max_length
         placeholder = TOO_LONG + self.separators.element
         too_long = placeholder + str(limit + 1)
-        head, self._head = self._head, ""
+        head, self._head, self.head = self._head, "", ""
         pending: list[str] = []  # the segment not yet ended: text without a terminator
         skipping = False  # inside a segment over the limit, whose text is not kept
         for text in chain([head], self._chunks):
