@@ -1,12 +1,13 @@
 """The built-in ``x12-837p`` reader: professional claims in an X12 837P interchange.
 
-The interchange is read whole (up to ``ReadOptions.max_file_bytes``) and parsed by
-:mod:`payer_rules.x12`; each CLM becomes one record, a claim the parser cannot read a
-ReadError in its place.
+The interchange is streamed (a chunk at a time, never read whole) through
+:func:`payer_rules.x12.parse_837`; each CLM becomes one record as its loop ends, a claim
+the parser cannot read a ReadError in its place, and an envelope problem an error record
+of its own where it is found.
 """
 
 from payer_rules import hookimpl
-from payer_rules.readers import ReadError, limit_message
+from payer_rules.readers import ReadError
 
 PAYER_RULES_GLOBAL = True
 BOM = b"\xef\xbb\xbf"
@@ -19,23 +20,13 @@ def sniff(head: bytes) -> bool:
 
 
 def read(stream, name, options):
+    """``(record number, claim or ReadError)``; the parser applies every bound in ``options``
+    (a claim over ``max_claim_lines`` is an error naming its CLM segment)."""
     from payer_rules.x12 import X12Error, parse_837
-    data = stream.read(options.max_file_bytes + 1)
-    if len(data) > options.max_file_bytes:
-        yield 1, ReadError(f"{name}: " + limit_message("max_file_bytes", options, "the interchange"))
-        return
-    text = data.decode("utf-8", errors="replace")
-    n = 0
     try:
-        for claim in parse_837(text, dict(options.x12_payers), name):
-            n += 1
-            lines = claim.get("lines") if isinstance(claim, dict) else None
-            if lines is not None and len(lines) > options.max_claim_lines:
-                claim = ReadError(f"{name}: claim {n}: " + limit_message(
-                    "max_claim_lines", options, f"{len(lines):,} service lines"), claim.get("claim_id"))
-            yield n, claim
-    except X12Error as exc:
-        yield n + 1, ReadError(f"{name}: {exc}")
+        yield from enumerate(parse_837(stream, dict(options.x12_payers), name, options=options), start=1)
+    except X12Error as exc:  # raised before the first record: the file has no ISA segment
+        yield 1, ReadError(f"{name}: {exc}")
 
 
 @hookimpl

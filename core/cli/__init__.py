@@ -1,6 +1,6 @@
 """The ``payer-rules`` command: argument parsing and dispatch; one module per command family
 (claims.py: check, batch, units, explain, payers, edits; maintain.py: diff, lint, test,
-new-payer, tables, schema).
+new-payer, tables, schema; x12.py: validate-x12).
 
 Exit status: 0 every claim evaluated; 1 some claim could not be evaluated (it still has
 an error record in its place); 2 bad usage, a missing file or a bad policy.
@@ -15,7 +15,7 @@ from .. import __version__
 from ..models import Result
 from ..plugin_manager import PluginError
 from ..policy import PolicyError
-from . import claims, maintain
+from . import claims, maintain, x12
 from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, UsageError, writer_names
 
 __all__ = ["main", "build_parser", "dump", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "UsageError"]
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         writers = ["json", "text"]
     claims.add_parsers(sub, writers)
     maintain.add_parsers(sub)
+    x12.add_parsers(sub)
     from ..service.cli import add_parser as add_serve  # needs no web library to parse
     add_serve(sub)
     return parser

@@ -47,10 +47,11 @@ class ReaderError(PluginError):
 #: limit field -> (environment variable, what it bounds); defaults are the field defaults
 LIMITS: dict[str, tuple[str, str]] = {
     "max_record_bytes": ("PAYER_RULES_MAX_RECORD_BYTES", "bytes in one record (one JSON line)"),
-    "max_file_bytes": ("PAYER_RULES_MAX_FILE_BYTES",
-                       "bytes of a file read whole (one JSON document or array, an X12 interchange)"),
+    "max_file_bytes": ("PAYER_RULES_MAX_FILE_BYTES", "bytes of a file read whole (one JSON document or array)"),
     "max_claim_lines": ("PAYER_RULES_MAX_CLAIM_LINES", "service lines in one claim"),
     "max_depth": ("PAYER_RULES_MAX_DEPTH", "levels of nested objects and arrays in one claim"),
+    "max_segment_length": ("PAYER_RULES_MAX_SEGMENT_LENGTH", "characters in one X12 segment"),
+    "max_claim_segments": ("PAYER_RULES_MAX_CLAIM_SEGMENTS", "X12 segments in one claim (CLM to the next claim)"),
 }
 
 
@@ -68,6 +69,10 @@ class ReadOptions:
     max_file_bytes: int = 1024 * 1024 * 1024
     max_claim_lines: int = 999
     max_depth: int = 64
+    #: an 837 segment is a few hundred characters at most (HI with 12 diagnoses ~ 400)
+    max_segment_length: int = 65536
+    #: 999 lines of an 837I with their dates, references and providers fit many times over
+    max_claim_segments: int = 100_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "x12_payers", MappingProxyType(dict(self.x12_payers)))
