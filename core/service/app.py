@@ -12,15 +12,17 @@ Results are written with ``Result.to_json`` exactly as ``payer-rules check`` wri
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -30,8 +32,8 @@ from starlette.routing import Route
 
 from ..engine import Engine
 from ..policy import PolicyError
-from ..readers import ReadError
-from ..writers import fix_text
+from ..readers import ReadError, ReadOptions
+from ..writers import fix_text, open_writer, write_result
 from .auth import TokenError, Tokens, bearer, load_tokens
 from .jobs import Jobs
 from .metrics import Metrics
@@ -76,6 +78,8 @@ class Generation:
     number: int
     engine: Engine
     tokens: Tokens
+    #: the readers' limits and the X12 payer map, read once per generation, not per request
+    read_options: ReadOptions
 
 
 class HTTPProblem(Exception):
@@ -94,7 +98,7 @@ class Service:
     metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
-        self.current = Generation(1, self._engine(), self._tokens())
+        self.current = self._generation(1)
         self.jobs = Jobs(Path(self.config.jobs_dir) if self.config.jobs_dir else None)
         import threading
         self._reload_lock = threading.Lock()
@@ -107,11 +111,14 @@ class Service:
     def _tokens(self) -> Tokens:
         return load_tokens(self.config.tokens_file) if self.config.auth else Tokens((), "(auth off)")
 
+    def _generation(self, number: int) -> Generation:
+        engine = self._engine()
+        return Generation(number, engine, self._tokens(), ReadOptions.from_env(x12_payers=engine.x12_payers()))
+
     def reload(self) -> Generation:
         """New engine and tokens, swapped in one assignment; on failure the old ones stay."""
         with self._reload_lock:
-            engine, tokens = self._engine(), self._tokens()
-            self.current = Generation(self.current.number + 1, engine, tokens)
+            self.current = self._generation(self.current.number + 1)
             return self.current
 
     # -- per request --------------------------------------------------------------------
@@ -139,31 +146,76 @@ class Service:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def records(self, engine: Engine, data: bytes, content_type: str | None) -> list[tuple[int, Any]]:
-        """The body's records; too many claims is a 413, a claim with too many lines an
-        error record in its place (a request never drops a claim)."""
+    def records(self, gen: Generation, data: bytes, content_type: str | None) -> Iterator[tuple[int, Any]]:
+        """The body's records, read as they are evaluated (each claim's dict is freed before
+        the next is read), through :meth:`checked`."""
+        return self.checked(read_body(gen.engine, data, reader_for(content_type), gen.read_options))
+
+    def checked(self, records: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        """Past ``max_claims`` a 413; a claim with more than ``max_lines`` lines an error
+        record in its place (a request never drops a claim)."""
         c = self.config
-        out = []
-        for n, raw in read_body(engine, data, reader_for(content_type)):
+        for n, raw in records:
             if n > c.max_claims:
                 raise HTTPProblem(413, f"more than {c.max_claims:,} claims in one request; send large files as a "
                                        "job (POST /v1/jobs)")
-            lines = raw.get("lines") if isinstance(raw, dict) else None
-            if isinstance(lines, list) and len(lines) > c.max_lines:
-                raw = ReadError(f"request: claim {n}: {len(lines):,} service lines exceed the limit of "
-                                f"{c.max_lines:,} lines per claim")
-            out.append((n, raw))
-        return out
+            if type(raw) is dict:
+                lines = raw.get("lines")
+                if type(lines) is list and len(lines) > c.max_lines:
+                    raw = ReadError(f"request: claim {n}: {len(lines):,} service lines exceed the limit of "
+                                    f"{c.max_lines:,} lines per claim")
+            yield n, raw
 
-    def run(self, fn, records: list[tuple[int, Any]]) -> list[bytes]:
-        """``fn(n, raw)`` for each record within the time limit."""
+    def evaluate(self, gen: Generation, data: bytes, content_type: str | None, kind: str, payer: str | None,
+                 words: bool) -> tuple[bytes, int]:
+        """A request's response body and its number of claims, in one call (run in a worker
+        thread). Each claim is read, evaluated and written through the CLI's own ``json``
+        writer into one buffer before the next is read, so the bytes are the CLI's and a
+        result is freed at once (the next claim reuses memory still in the CPU cache); the
+        metrics are gathered on the way and added once. Over the time limit (checked between
+        claims): OverTime."""
+        engine = gen.engine
         deadline = time.monotonic() + self.config.time_limit
-        out = []
-        for n, raw in records:
-            if time.monotonic() > deadline:
+        out = io.BytesIO()
+        count = 0
+        records = self.records(gen, data, content_type)
+        if kind == "explain":
+            for count, raw in records:
+                if time.monotonic() > deadline:
+                    raise OverTime()
+                out.write(json.dumps(engine.explain(raw, payer), ensure_ascii=False).encode("utf-8") + b"\n")
+            return out.getvalue(), count
+        statuses: list[str] = []
+        categories: list[str] = []
+        writer = open_writer(engine.plugins, "json", out)
+        evaluate, clock = engine.evaluate, time.monotonic
+        plain = kind == "check" and not words
+        for count, raw in records:
+            if clock() > deadline:
                 raise OverTime()
-            out.append(fn(n, raw))
-        return out
+            result = evaluate(raw, payer)
+            result.index = count
+            if plain:
+                writer.write(result)
+            else:
+                write_result(writer, result, self._extra(engine, raw, result, kind, payer, words))
+            statuses.append(result.status)
+            if result.edits:
+                categories += [e.category for e in result.edits]
+        writer.close()
+        self.metrics.add(Counter(statuses), Counter(categories))
+        return out.getvalue(), count
+
+    @staticmethod
+    def _extra(engine: Engine, raw: Any, result: Any, kind: str, payer: str | None, words: bool) -> dict | None:
+        """The keys ``/v1/fix`` (as ``check --fix``) and ``?fix_text=1`` add to a result."""
+        extra = None
+        if kind == "fix" and type(raw) is dict and result.status != "error":
+            after, fixed, applied, left = engine.fix(raw, payer)
+            extra = {"fixed_claim": fixed, "fixes_applied": applied, "fixes_left": left, "fixed_status": after.status}
+        if words:
+            extra = dict(extra or {}, fixes_in_words=[fix_text(e.fix) or None for e in result.edits])
+        return extra
 
 
 def _problem(status: int, message: str, request: Request) -> JSONResponse:
@@ -187,42 +239,17 @@ def create_app(policies: Iterable[str] | str | None = None, *, config: ServiceCo
         gen = svc.current  # one read: every claim of this request on one policy generation
         svc.authorize(request, gen, "check")
         data = await svc.body(request, config.max_body_bytes)
-        engine = gen.engine
         payer = request.query_params.get("payer") or None
         words = request.query_params.get("fix_text") in ("1", "true", "yes")
-
-        def work() -> tuple[list[bytes], list]:
-            records = svc.records(engine, data, request.headers.get("content-type"))
-            results: list = []
-
-            def one(n: int, raw: Any) -> bytes:
-                if kind == "explain":
-                    info = engine.explain(raw, payer)
-                    results.append(_Counted(info))
-                    return json.dumps(info, ensure_ascii=False).encode("utf-8") + b"\n"
-                result = engine.evaluate(raw, payer)
-                result.index = n
-                results.append(result)
-                extra = None
-                if kind == "fix" and isinstance(raw, dict) and result.status != "error":
-                    after, fixed, applied, left = engine.fix(raw, payer)
-                    extra = {"fixed_claim": fixed, "fixes_applied": applied, "fixes_left": left,
-                             "fixed_status": after.status}
-                if words:
-                    extra = dict(extra or {}, fixes_in_words=[fix_text(e.fix) or None for e in result.edits])
-                return result.to_json(extra) + b"\n"
-
-            return svc.run(one, records), results
-
+        content_type = request.headers.get("content-type")
         try:
-            lines, results = await run_in_threadpool(work)
+            # one worker-thread call for the whole request: reading, every claim, the bytes out
+            body, count = await run_in_threadpool(svc.evaluate, gen, data, content_type, kind, payer, words)
         except OverTime:
             raise HTTPProblem(503, f"the request took longer than its time limit of {config.time_limit:g} s; "
                                    "send fewer claims, or the file as a job (POST /v1/jobs)") from None
-        svc.metrics.count_results([r for r in results if not isinstance(r, _Counted)])
-        request.scope["claims"] = len(lines)
-        return Response(b"".join(lines), media_type=NDJSON,
-                        headers={"X-Policy-Generation": str(gen.number)})
+        request.scope["claims"] = count
+        return Response(body, media_type=NDJSON, headers={"X-Policy-Generation": str(gen.number)})
 
     async def check(request: Request) -> Response:
         return await claims_endpoint(request, "check")
@@ -340,10 +367,6 @@ def create_app(policies: Iterable[str] | str | None = None, *, config: ServiceCo
     app = Starlette(routes=routes, exception_handlers={HTTPProblem: on_problem, 404: on_http, 405: on_http})
     app.state.service = svc
     return AccessLog(app, svc)
-
-
-class _Counted(dict):
-    """An explanation, kept apart from results in the metrics."""
 
 
 class AccessLog:

@@ -44,7 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["PAYER_RULES_SERVE_CONFIG"] = json.dumps(config.__dict__)
     tls = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile} if args.ssl_certfile else {}
     uvicorn.run("payer_rules.service.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, access_log=False, log_level=args.log_level, **tls)
+                workers=args.workers, access_log=False, log_level=args.log_level, http=args.http, loop=args.loop,
+                **tls)
     return 0
 
 
@@ -65,5 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     p.add_argument("--log-level", default="info")
+    p.add_argument("--http", choices=["auto", "httptools", "h11"], default="auto",
+                   help="HTTP parser (auto: httptools when installed, else h11)")
+    p.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
+                   help="event loop (auto: uvloop when installed, else asyncio)")
     with_policies(p)
     p.set_defaults(func=cmd_serve)

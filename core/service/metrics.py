@@ -28,12 +28,11 @@ class Metrics:
         self.requests: Counter = Counter()  # (route, status code) -> requests
         self.latency: dict[str, list] = {}  # route -> [bucket counts..., sum, count]
 
-    def count_results(self, results: list) -> None:
+    def add(self, statuses: Counter, categories: Counter) -> None:
+        """Claims by status and edits by category, counted by the caller: one lock a request."""
         with self._lock:
-            for r in results:
-                self.claims[r.status] += 1
-                for e in r.edits:
-                    self.edits[e.category] += 1
+            self.claims.update(statuses)
+            self.edits.update(categories)
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         with self._lock:

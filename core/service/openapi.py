@@ -55,14 +55,15 @@ def _resp(desc: str, media: str = "application/json", schema: dict | None = None
     return {"description": desc, "content": {media: {"schema": schema or {"type": "object"}}}}
 
 
-ERRORS = {
-    "401": {"description": "no valid bearer token", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Problem"}}}},
-    "403": {"description": "the token's role may not do this", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Problem"}}}},
-    "413": {"description": "the body, the claims or the lines of a claim exceed a limit", "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
-}
+def _problem(desc: str) -> dict[str, Any]:
+    return {"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+#: the error answers, each declared only on the operations that can give it
+AUTH = {"401": _problem("no valid bearer token")}
+ADMIN = {**AUTH, "403": _problem("the token's role (check) may not do this; an admin token is required")}
+TOO_LARGE = {"413": _problem("the body, the claims or the lines of a claim exceed a limit")}
+OVER_TIME = {"503": _problem("the request took longer than its time limit")}
 
 
 def build_openapi() -> dict[str, Any]:
@@ -71,7 +72,8 @@ def build_openapi() -> dict[str, Any]:
     schemas["Claim"] = _component("claim", "Claim", schemas)
     schemas["Result"] = _component("result", "Result", schemas)
     schemas["Problem"] = {"type": "object", "required": ["error"], "properties": {
-        "error": {"type": "string"}, "request_id": {"type": "string"}}}
+        "error": {"type": "string"}, "request_id": {"type": "string"},
+        "problems": {"type": "array", "items": {"type": "string"}}}}
     schemas["Job"] = {"type": "object", "required": ["id", "status"], "properties": {
         "id": {"type": "string"}, "status": {"enum": ["queued", "running", "done", "failed"]},
         "summary": {"type": ["object", "null"]}, "error": {"type": ["string", "null"]},
@@ -82,7 +84,7 @@ def build_openapi() -> dict[str, Any]:
     check = {"security": [{"bearer": []}], "requestBody": claims_in,
              "parameters": [{"name": "payer", "in": "query", "required": False, "schema": {"type": "string"},
                              "description": "evaluate every claim under this payer"}],
-             "responses": {"200": ndjson, **ERRORS}}
+             "responses": {"200": ndjson, **AUTH, **TOO_LARGE, **OVER_TIME}}
     doc = {
         "openapi": "3.1.0",
         "info": {"title": "payer-rules", "version": __version__,
@@ -92,34 +94,37 @@ def build_openapi() -> dict[str, Any]:
             "/v1/explain": {"post": {"summary": "everything behind each claim's result", **check,
                                      "responses": {"200": {"description": "one explanation per claim (JSON lines)",
                                                            "content": {"application/x-ndjson": {
-                                                               "schema": {"type": "string"}}}}, **ERRORS}}},
+                                                               "schema": {"type": "string"}}}},
+                                                           **AUTH, **TOO_LARGE, **OVER_TIME}}},
             "/v1/fix": {"post": {"summary": "each result with the corrected claim (as `check --fix`)", **check}},
             "/v1/payers": {"get": {"summary": "payers and their policy versions", "security": [{"bearer": []}],
-                                   "responses": {"200": _resp("payers", schema={"type": "array"}), **ERRORS}}},
+                                   "responses": {"200": _resp("payers", schema={"type": "array"}), **AUTH}}},
             "/v1/edits": {"get": {"summary": "the edit catalogue", "security": [{"bearer": []}],
                                   "parameters": [{"name": "payer", "in": "query", "required": False,
                                                   "schema": {"type": "string"}}],
-                                  "responses": {"200": _resp("edits", schema={"type": "array"}), **ERRORS}}},
+                                  "responses": {"200": _resp("edits", schema={"type": "array"}),
+                                                "404": _problem("unknown payer"), **AUTH}}},
             "/v1/reload": {"post": {"summary": "read policies and tokens again; swap atomically (admin)",
                                     "security": [{"bearer": []}],
                                     "responses": {"200": _resp("the new policy generation"),
-                                                  "422": _resp("the policies did not load; the old ones stay"),
-                                                  **ERRORS}}},
+                                                  "422": _resp("the policies or tokens did not load; the ones in force stay",
+                                                               schema={"$ref": "#/components/schemas/Problem"}),
+                                                  **ADMIN}}},
             "/v1/jobs": {"post": {"summary": "submit a large file (JSON lines or X12) as a job",
                                   "security": [{"bearer": []}],
                                   "requestBody": _body("application/x-ndjson", "application/edi-x12"),
                                   "responses": {"202": _resp("the job", schema={"$ref": "#/components/schemas/Job"}),
-                                                **ERRORS}}},
+                                                **AUTH, **TOO_LARGE}}},
             "/v1/jobs/{job_id}": {"get": {
                 "summary": "a job's status and summary", "security": [{"bearer": []}],
                 "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": _resp("the job", schema={"$ref": "#/components/schemas/Job"}),
-                              "404": _resp("no such job"), **ERRORS}}},
+                              "404": _problem("no such job"), **AUTH}}},
             "/v1/jobs/{job_id}/results": {"get": {
                 "summary": "a finished job's results (JSON lines)", "security": [{"bearer": []}],
                 "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": ndjson, "404": _resp("no such job"), "409": _resp("the job is not done"),
-                              **ERRORS}}},
+                "responses": {"200": ndjson, "404": _problem("no such job"), "409": _problem("the job is not done"),
+                              **AUTH}}},
             "/healthz": {"get": {"summary": "the process is up", "responses": {"200": _resp("ok")}}},
             "/readyz": {"get": {"summary": "policies are loaded", "responses": {"200": _resp("ready")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {

@@ -9,7 +9,7 @@ results are byte-identical (a record that cannot be read names the place as ``re
 from __future__ import annotations
 
 import io
-from typing import Any, Iterator
+from typing import Any, Iterable
 
 #: media types -> reader name (others are sniffed)
 MEDIA_TYPES = {
@@ -24,26 +24,9 @@ def reader_for(content_type: str | None) -> str | None:
     return MEDIA_TYPES.get(media)
 
 
-def read_body(engine: Any, data: bytes, fmt: str | None, name: str = "request") -> Iterator[tuple[int, Any]]:
-    """``(record number, claim dict or ReadError)`` for each record of ``data``."""
-    stream = io.BufferedReader(io.BytesIO(data))
-    try:
-        from ..readers import open_records  # the reader dispatch (reader plugins)
-    except ImportError:
-        yield from _read_builtin(engine, stream, fmt, name)
-        return
-    yield from open_records(stream, readers=engine, format=fmt, name=name)
-
-
-def _read_builtin(engine: Any, stream: io.BufferedReader, fmt: str | None, name: str) -> Iterator[tuple[int, Any]]:
-    """The same choice ``readers.read_claims`` makes for a file, for a stream."""
-    from ..readers import ReadError, is_x12, iter_records
-    if fmt == "x12-837p" or (fmt is None and is_x12(stream)):
-        from ..x12 import X12Error, parse_837
-        text = stream.read().decode("utf-8", errors="replace")
-        try:
-            yield from enumerate(parse_837(text, engine.x12_payers(), name), start=1)
-        except X12Error as exc:
-            yield 1, ReadError(f"{name}: {exc}")
-        return
-    yield from iter_records(stream, name)
+def read_body(engine: Any, data: bytes, fmt: str | None, options: Any = None,
+              name: str = "request") -> Iterable[tuple[int, Any]]:
+    """``(record number, claim dict or ReadError)`` for each record of ``data``, through the
+    reader dispatch every command uses (``options``: the ReadOptions, else the environment's)."""
+    from ..readers import open_records
+    return open_records(io.BufferedReader(io.BytesIO(data)), readers=engine, format=fmt, options=options, name=name)
