@@ -14,12 +14,12 @@ from payer_rules.writers import open_writer
 from payer_rules.writers.csvfile import COLUMNS, safe_cell
 
 CLAIM = {"claim_id": "C1", "payer": "medicare", "charge": 250.5, "diagnoses": ["M54.5"], "lines": [
-    {"code": "97110", "minutes": 38, "units": 4, "modifiers": ["GP"], "date_of_service": "2024-03-04",
+    {"code": "97110", "minutes": 38, "units": 4, "modifiers": ["GP"], "date_of_service": "2024-04-04",
      "diagnosis_pointers": [1], "charge": 120},
-    {"code": "97140", "minutes": 10, "units": 1, "modifiers": ["GP"], "date_of_service": "2024-03-04",
+    {"code": "97140", "minutes": 10, "units": 1, "modifiers": ["GP"], "date_of_service": "2024-04-04",
      "diagnosis_pointers": [1]}]}
 CLEAN = {"claim_id": "=HYPERLINK(\"x\")", "payer": "medicare", "diagnoses": ["M54.5"], "lines": [
-    {"code": "97110", "minutes": 8, "modifiers": ["GP"], "date_of_service": "2024-03-04", "diagnosis_pointers": [1]}]}
+    {"code": "97110", "minutes": 8, "modifiers": ["GP"], "date_of_service": "2024-04-04", "diagnosis_pointers": [1]}]}
 
 
 def test_charges_reach_the_result_only_when_given():
